@@ -1,0 +1,58 @@
+//! The gRPC server every process runs: its API plus `grpc.health.v1`, server reflection (v1 and
+//! v1alpha, so grpcurl 1.8 works), and a graceful drain when the shutdown token is cancelled.
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::Router;
+use tonic_health::ServingStatus;
+
+/// Starts a server builder with the settings every process shares.
+pub fn builder() -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .timeout(std::time::Duration::from_secs(30))
+}
+
+/// Adds health and reflection to `router` and serves it on `listener` until `shutdown` is cancelled.
+///
+/// `service_name` is the fully qualified gRPC service (e.g. `aftersales.orders.v1.OrdersService`);
+/// its health status is SERVING while the server runs and NOT_SERVING once draining starts.
+pub async fn serve(
+    router: Router,
+    service_name: &'static str,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_service_status(service_name, ServingStatus::Serving).await;
+
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, service = service_name, "grpc server listening");
+    let drain = {
+        let reporter = reporter.clone();
+        async move {
+            shutdown.cancelled().await;
+            reporter.set_service_status(service_name, ServingStatus::NotServing).await;
+            reporter.set_service_status("", ServingStatus::NotServing).await;
+            tracing::info!("grpc server draining");
+        }
+    };
+    router
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
+        .await?;
+    tracing::info!("grpc server stopped");
+    Ok(())
+}
+
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(aftersales_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}

@@ -1,0 +1,33 @@
+//! Shared runtime glue for every Aftersales process. No business logic lives here.
+//!
+//! - [`config`]: layered settings (defaults, file, `AFTERSALES__SECTION__KEY`), validated at start
+//! - [`telemetry`]: logs and OTLP trace export
+//! - [`grpc`]: the server with health, reflection and graceful shutdown
+//! - [`db`]: connection, database creation, platform tables
+//! - [`amqp`], [`outbox`], [`inbox`], [`consumer`], [`messages`]: RabbitMQ messaging
+//! - [`store`]: the transaction + idempotency unit of work of every mutating RPC
+//! - [`error`], [`edge`]: errors to `tonic::Status`, protobuf field conversions
+//! - [`app`]: the `serve`/`migrate` entry point every service binary calls
+
+pub mod amqp;
+pub mod app;
+pub mod config;
+pub mod consumer;
+pub mod db;
+pub mod edge;
+pub mod error;
+pub mod grpc;
+pub mod inbox;
+pub mod messages;
+pub mod outbox;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{Runtime, ServiceDef};
+pub use error::{AppError, AppResult};
+pub use store::{Store, Tx};
+
+/// Re-exports services need for their storage layer and migrations.
+pub use sea_orm;
+pub use sea_orm_migration;
