@@ -10,7 +10,10 @@ pub struct FieldViolation {
 
 impl FieldViolation {
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self { field: field.into(), description: description.into() }
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
     }
 }
 
@@ -25,7 +28,10 @@ pub struct RuleViolation {
 
 impl RuleViolation {
     pub fn new(rule: &'static str, detail: impl Into<String>) -> Self {
-        Self { rule, detail: detail.into() }
+        Self {
+            rule,
+            detail: detail.into(),
+        }
     }
 }
 

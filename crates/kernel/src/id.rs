@@ -16,7 +16,10 @@ mod tests {
     #[test]
     fn names_the_field() {
         assert_eq!(parse_uuid("order_id", "").unwrap_err().field, "order_id");
-        assert_eq!(parse_uuid("order_id", "nope").unwrap_err().description, "must be a uuid");
+        assert_eq!(
+            parse_uuid("order_id", "nope").unwrap_err().description,
+            "must be a uuid"
+        );
         let id = Uuid::new_v4();
         assert_eq!(parse_uuid("order_id", &id.to_string()), Ok(id));
     }

@@ -77,14 +77,20 @@ impl Money {
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let sum = self.minor.checked_add(other.minor).ok_or(MoneyError::Overflow)?;
+        let sum = self
+            .minor
+            .checked_add(other.minor)
+            .ok_or(MoneyError::Overflow)?;
         Money::new(sum, self.currency)
     }
 
     /// Subtraction that stops at zero (a refund never goes negative).
     pub fn saturating_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        Ok(Money { minor: (self.minor - other.minor).max(0), currency: self.currency })
+        Ok(Money {
+            minor: (self.minor - other.minor).max(0),
+            currency: self.currency,
+        })
     }
 
     pub fn checked_mul(self, factor: i64) -> Result<Money, MoneyError> {
@@ -93,7 +99,11 @@ impl Money {
     }
 
     fn same_currency(&self, other: Money) -> Result<(), MoneyError> {
-        if self.currency == other.currency { Ok(()) } else { Err(MoneyError::CurrencyMismatch) }
+        if self.currency == other.currency {
+            Ok(())
+        } else {
+            Err(MoneyError::CurrencyMismatch)
+        }
     }
 }
 
@@ -119,7 +129,11 @@ mod tests {
             (1, "YUAN", Err(MoneyError::BadCurrency)),
         ];
         for (minor, cur, want) in cases {
-            assert_eq!(Money::parse(*minor, cur).map(|_| ()), *want, "{minor} {cur}");
+            assert_eq!(
+                Money::parse(*minor, cur).map(|_| ()),
+                *want,
+                "{minor} {cur}"
+            );
         }
     }
 
@@ -130,7 +144,10 @@ mod tests {
         assert_eq!(a.checked_add(b).unwrap().minor(), 1200);
         assert_eq!(a.saturating_sub(b).unwrap().minor(), 0);
         assert_eq!(b.saturating_sub(a).unwrap().minor(), 200);
-        assert_eq!(a.checked_add(Money::parse(1, "USD").unwrap()), Err(MoneyError::CurrencyMismatch));
+        assert_eq!(
+            a.checked_add(Money::parse(1, "USD").unwrap()),
+            Err(MoneyError::CurrencyMismatch)
+        );
         assert_eq!(a.checked_mul(i64::MAX), Err(MoneyError::Overflow));
     }
 }

@@ -29,8 +29,12 @@ pub enum Exchange {
 }
 
 impl Exchange {
-    pub const ALL: [Exchange; 4] =
-        [Exchange::Commands, Exchange::Replies, Exchange::Events, Exchange::DeadLetter];
+    pub const ALL: [Exchange; 4] = [
+        Exchange::Commands,
+        Exchange::Replies,
+        Exchange::Events,
+        Exchange::DeadLetter,
+    ];
 
     /// Name stored in outbox rows.
     pub fn as_str(self) -> &'static str {
@@ -62,7 +66,9 @@ pub struct Topology {
 
 impl Topology {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     pub fn exchange(&self, e: Exchange) -> String {
@@ -111,7 +117,11 @@ impl Broker {
         let (tx, rx) = watch::channel(None);
         let settings = Arc::new(settings);
         tokio::spawn(supervise(settings.clone(), topology.clone(), tx, shutdown));
-        Self { settings, topology, live: rx }
+        Self {
+            settings,
+            topology,
+            live: rx,
+        }
     }
 
     pub fn topology(&self) -> &Topology {
@@ -145,7 +155,10 @@ impl Broker {
         body: &[u8],
         properties: BasicProperties,
     ) -> Result<(), PublishError> {
-        let live = self.connected(Duration::from_secs(5)).await.ok_or(PublishError::NotConnected)?;
+        let live = self
+            .connected(Duration::from_secs(5))
+            .await
+            .ok_or(PublishError::NotConnected)?;
         let confirm = live
             .publisher
             .basic_publish(
@@ -157,7 +170,11 @@ impl Broker {
             )
             .await?
             .await?;
-        if confirm.is_nack() { Err(PublishError::Nacked) } else { Ok(()) }
+        if confirm.is_nack() {
+            Err(PublishError::Nacked)
+        } else {
+            Ok(())
+        }
     }
 
     /// Declares a durable queue (quorum or classic per config) dead-lettering to the DLX, and binds it.
@@ -179,13 +196,17 @@ impl Broker {
         );
         if self.settings.queue_type == QueueType::Quorum {
             // The broker itself dead-letters a message redelivered this many times (a crash loop).
-            let limit = i32::try_from(self.settings.max_attempts.saturating_mul(2)).unwrap_or(i32::MAX);
+            let limit =
+                i32::try_from(self.settings.max_attempts.saturating_mul(2)).unwrap_or(i32::MAX);
             args.insert("x-delivery-limit".into(), AMQPValue::LongInt(limit));
         }
         channel
             .queue_declare(
                 queue.into(),
-                QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() },
+                QueueDeclareOptions {
+                    durable: true,
+                    ..QueueDeclareOptions::default()
+                },
                 args,
             )
             .await?;
@@ -206,7 +227,9 @@ impl Broker {
     /// Opens a consuming channel on the live connection with the configured prefetch.
     pub async fn consumer_channel(&self, live: &Live) -> Result<Channel, lapin::Error> {
         let channel = live.connection.create_channel().await?;
-        channel.basic_qos(self.settings.prefetch, BasicQosOptions::default()).await?;
+        channel
+            .basic_qos(self.settings.prefetch, BasicQosOptions::default())
+            .await?;
         Ok(channel)
     }
 }
@@ -241,7 +264,8 @@ async fn supervise(
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                     }
-                    if !live.connection.status().connected() || !live.publisher.status().connected() {
+                    if !live.connection.status().connected() || !live.publisher.status().connected()
+                    {
                         tracing::warn!("amqp connection lost, reconnecting");
                         break;
                     }
@@ -269,13 +293,18 @@ async fn connect(settings: &AmqpSettings, topology: &Topology) -> Result<Live, l
     let connection =
         Connection::connect(settings.url.expose(), ConnectionProperties::default()).await?;
     let publisher = connection.create_channel().await?;
-    publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
     for exchange in Exchange::ALL {
         publisher
             .exchange_declare(
                 topology.exchange(exchange).into(),
                 exchange.kind(),
-                ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() },
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..ExchangeDeclareOptions::default()
+                },
                 FieldTable::default(),
             )
             .await?;
@@ -290,7 +319,10 @@ async fn connect(settings: &AmqpSettings, topology: &Topology) -> Result<Live, l
     publisher
         .queue_declare(
             topology.dead_letter_queue().into(),
-            QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() },
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
             args,
         )
         .await?;
@@ -303,5 +335,8 @@ async fn connect(settings: &AmqpSettings, topology: &Topology) -> Result<Live, l
             FieldTable::default(),
         )
         .await?;
-    Ok(Live { connection, publisher })
+    Ok(Live {
+        connection,
+        publisher,
+    })
 }

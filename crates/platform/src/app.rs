@@ -85,7 +85,10 @@ pub fn main<S: ServiceDef>() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("{}: cannot start the async runtime: {err}", S::NAME);
@@ -108,7 +111,9 @@ pub fn main<S: ServiceDef>() -> ExitCode {
     })
 }
 
-async fn migrate<S: ServiceDef>(settings: &Settings<S::Config>) -> anyhow::Result<DatabaseConnection> {
+async fn migrate<S: ServiceDef>(
+    settings: &Settings<S::Config>,
+) -> anyhow::Result<DatabaseConnection> {
     let conn = db::connect(&settings.database).await?;
     Migrator::<S>::up(&conn, None).await?;
     tracing::info!("migrations applied");
@@ -134,7 +139,12 @@ pub async fn run<S: ServiceDef>(
     };
     let broker = Broker::start(settings.amqp.clone(), shutdown.clone());
     let relay_stop = CancellationToken::new();
-    let outbox = Outbox::start_relay(conn.clone(), broker.clone(), settings.outbox.clone(), relay_stop.clone());
+    let outbox = Outbox::start_relay(
+        conn.clone(),
+        broker.clone(),
+        settings.outbox.clone(),
+        relay_stop.clone(),
+    );
     let rt = Runtime {
         name: S::NAME,
         settings: settings.clone(),

@@ -24,7 +24,6 @@ max_attempts = 5
 
 [outbox]
 poll_interval_ms = 500
-republish_after_ms = 2000
 batch_size = 100
 
 [telemetry]
@@ -91,17 +90,14 @@ pub struct AmqpSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxSettings {
+    /// How often the relay looks for rows not yet confirmed (it is also woken after each commit).
     pub poll_interval_ms: u64,
-    pub republish_after_ms: u64,
     pub batch_size: u64,
 }
 
 impl OutboxSettings {
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
-    }
-    pub fn republish_after(&self) -> Duration {
-        Duration::from_millis(self.republish_after_ms)
     }
 }
 
@@ -159,8 +155,10 @@ pub fn load_from<S: DeserializeOwned>(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Settings<S>, ConfigError> {
     use config::{Config, Environment, File, FileFormat};
-    let env: std::collections::HashMap<String, String> =
-        env.into_iter().filter(|(k, _)| k.starts_with("AFTERSALES__")).collect();
+    let env: std::collections::HashMap<String, String> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("AFTERSALES__"))
+        .collect();
     let mut builder = Config::builder()
         .add_source(File::from_str(PLATFORM_DEFAULTS, FileFormat::Toml))
         .add_source(File::from_str(service_defaults, FileFormat::Toml));
@@ -175,7 +173,8 @@ pub fn load_from<S: DeserializeOwned>(
             .source(Some(env)),
     );
     let cfg = builder.build().map_err(|e| ConfigError(e.to_string()))?;
-    cfg.try_deserialize().map_err(|e| ConfigError(e.to_string()))
+    cfg.try_deserialize()
+        .map_err(|e| ConfigError(e.to_string()))
 }
 
 #[cfg(test)]
@@ -190,7 +189,10 @@ mod tests {
     const SVC: &str = "[grpc]\naddr = \"127.0.0.1:50051\"\n[service]\nwindow_days = 7\n";
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -203,7 +205,10 @@ mod tests {
         let s: Settings<Svc> = load_from(
             SVC,
             None,
-            env(&[("AFTERSALES__SERVICE__WINDOW_DAYS", "9"), ("AFTERSALES__AMQP__PREFIX", "t1.")]),
+            env(&[
+                ("AFTERSALES__SERVICE__WINDOW_DAYS", "9"),
+                ("AFTERSALES__AMQP__PREFIX", "t1."),
+            ]),
         )
         .unwrap();
         assert_eq!(s.service.window_days, 9);

@@ -34,7 +34,10 @@ pub struct ConsumerSpec {
 
 /// Whether an error is worth retrying (transient) or must go to the dead-letter queue.
 fn is_transient(err: &AppError) -> bool {
-    matches!(err, AppError::Unavailable(_) | AppError::Conflict(_) | AppError::Internal(_))
+    matches!(
+        err,
+        AppError::Unavailable(_) | AppError::Conflict(_) | AppError::Internal(_)
+    )
 }
 
 /// Starts a consumer task that runs until `shutdown` is cancelled.
@@ -58,8 +61,12 @@ pub fn spawn(
             let Some(live) = live else { continue };
             match run_once(&broker, &store, &spec, &handler, &live, &shutdown).await {
                 Ok(()) if shutdown.is_cancelled() => return,
-                Ok(()) => tracing::warn!(queue = %spec.queue, "consumer stream ended, resubscribing"),
-                Err(err) => tracing::warn!(queue = %spec.queue, error = %err, "consumer failed, resubscribing"),
+                Ok(()) => {
+                    tracing::warn!(queue = %spec.queue, "consumer stream ended, resubscribing")
+                }
+                Err(err) => {
+                    tracing::warn!(queue = %spec.queue, error = %err, "consumer failed, resubscribing")
+                }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -79,7 +86,9 @@ async fn run_once(
 ) -> Result<(), lapin::Error> {
     let channel = broker.consumer_channel(live).await?;
     let queue = broker.topology().queue(&spec.queue);
-    broker.declare_queue(&channel, &queue, &spec.bindings).await?;
+    broker
+        .declare_queue(&channel, &queue, &spec.bindings)
+        .await?;
     let mut deliveries = channel
         .basic_consume(
             queue.as_str().into(),
@@ -116,7 +125,9 @@ async fn process(
         Ok(env) if !env.message_id.is_empty() => env,
         _ => {
             tracing::error!(queue = %spec.queue, "undecodable message dead-lettered");
-            delivery.reject(BasicRejectOptions { requeue: false }).await?;
+            delivery
+                .reject(BasicRejectOptions { requeue: false })
+                .await?;
             return Ok(());
         }
     };
@@ -149,7 +160,9 @@ async fn process(
             }
             Err(err) => {
                 tracing::error!(queue = %spec.queue, message_id = %envelope.message_id, attempt, error = %err, "message dead-lettered");
-                delivery.reject(BasicRejectOptions { requeue: false }).await?;
+                delivery
+                    .reject(BasicRejectOptions { requeue: false })
+                    .await?;
                 return Ok(());
             }
         }

@@ -26,8 +26,9 @@ pub fn split_database_url(url: &str) -> anyhow::Result<(String, String)> {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
     };
-    let (server, name) =
-        base.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("database url has no database name"))?;
+    let (server, name) = base
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow::anyhow!("database url has no database name"))?;
     if name.is_empty() || server.ends_with('/') {
         anyhow::bail!("database url has no database name");
     }
@@ -56,7 +57,9 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
         .await?
         .is_some();
     if !exists {
-        let created = admin.execute_unprepared(&format!("CREATE DATABASE {}", quote_ident(&name))).await;
+        let created = admin
+            .execute_unprepared(&format!("CREATE DATABASE {}", quote_ident(&name)))
+            .await;
         // A concurrent creator may have won the race; that is fine.
         if let Err(e) = created
             && !e.to_string().contains("already exists")
@@ -74,7 +77,10 @@ pub async fn drop_database(url: &str) -> anyhow::Result<()> {
     let (admin_url, name) = split_database_url(url)?;
     let admin = Database::connect(admin_url).await?;
     admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&name)))
+        .execute_unprepared(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&name)
+        ))
         .await?;
     admin.close().await?;
     Ok(())
@@ -151,7 +157,8 @@ mod tests {
 
     #[test]
     fn splits_urls() {
-        let (admin, name) = split_database_url("postgres://u@h:5432/orders?sslmode=disable").unwrap();
+        let (admin, name) =
+            split_database_url("postgres://u@h:5432/orders?sslmode=disable").unwrap();
         assert_eq!(admin, "postgres://u@h:5432/postgres?sslmode=disable");
         assert_eq!(name, "orders");
         assert!(split_database_url("postgres://u@h:5432/").is_err());

@@ -17,7 +17,10 @@ pub fn optional_money(field: &str, value: Option<&pb::Money>) -> AppResult<Optio
 }
 
 pub fn money_to_pb(m: Money) -> pb::Money {
-    pb::Money { minor_units: m.minor(), currency: m.currency().to_string() }
+    pb::Money {
+        minor_units: m.minor(),
+        currency: m.currency().to_string(),
+    }
 }
 
 /// A required timestamp field.
@@ -34,14 +37,18 @@ pub fn optional_timestamp(
 }
 
 fn timestamp_value(field: &str, ts: &prost_types::Timestamp) -> AppResult<DateTime<Utc>> {
-    let nanos = u32::try_from(ts.nanos).map_err(|_| AppError::field(field, "nanos out of range"))?;
+    let nanos =
+        u32::try_from(ts.nanos).map_err(|_| AppError::field(field, "nanos out of range"))?;
     Utc.timestamp_opt(ts.seconds, nanos)
         .single()
         .ok_or_else(|| AppError::field(field, "is not a valid timestamp"))
 }
 
 pub fn timestamp_to_pb(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
 }
 
 pub fn optional_timestamp_to_pb(t: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
@@ -64,7 +71,10 @@ pub fn long_text(field: &str, value: &str) -> AppResult<String> {
 /// Any text bounded by `max` characters.
 pub fn bounded_text(field: &str, value: &str, max: usize) -> AppResult<String> {
     if value.chars().count() > max {
-        return Err(AppError::field(field, format!("must be at most {max} characters")));
+        return Err(AppError::field(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -76,7 +86,11 @@ pub fn uuid(field: &str, value: &str) -> AppResult<uuid::Uuid> {
 
 /// An optional UUID field (empty means absent).
 pub fn optional_uuid(field: &str, value: &str) -> AppResult<Option<uuid::Uuid>> {
-    if value.is_empty() { Ok(None) } else { uuid(field, value).map(Some) }
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        uuid(field, value).map(Some)
+    }
 }
 
 /// A required enum field: rejects unspecified (0) and values this server does not know.
@@ -89,16 +103,26 @@ pub fn enum_value<E: TryFrom<i32>>(field: &str, value: i32) -> AppResult<E> {
 
 /// An optional enum filter: 0 means no filter.
 pub fn optional_enum<E: TryFrom<i32>>(field: &str, value: i32) -> AppResult<Option<E>> {
-    if value == 0 { Ok(None) } else { enum_value(field, value).map(Some) }
+    if value == 0 {
+        Ok(None)
+    } else {
+        enum_value(field, value).map(Some)
+    }
 }
 
 /// A repeated field that must hold between `min` and [`limits::MAX_ITEMS`] entries.
 pub fn item_count<T>(field: &str, items: &[T], min: usize) -> AppResult<()> {
     if items.len() < min {
-        return Err(AppError::field(field, format!("needs at least {min} entries")));
+        return Err(AppError::field(
+            field,
+            format!("needs at least {min} entries"),
+        ));
     }
     if items.len() > limits::MAX_ITEMS {
-        return Err(AppError::field(field, format!("must have at most {} entries", limits::MAX_ITEMS)));
+        return Err(AppError::field(
+            field,
+            format!("must have at most {} entries", limits::MAX_ITEMS),
+        ));
     }
     Ok(())
 }
@@ -114,28 +138,47 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 200;
 
 pub fn page(value: Option<&pb::PageRequest>) -> AppResult<Page> {
-    let (size, token) = value.map(|p| (p.page_size, p.page_token.as_str())).unwrap_or((0, ""));
+    let (size, token) = value
+        .map(|p| (p.page_size, p.page_token.as_str()))
+        .unwrap_or((0, ""));
     if size > MAX_PAGE_SIZE {
-        return Err(AppError::field("page.page_size", format!("must be at most {MAX_PAGE_SIZE}")));
+        return Err(AppError::field(
+            "page.page_size",
+            format!("must be at most {MAX_PAGE_SIZE}"),
+        ));
     }
     let size = if size == 0 { DEFAULT_PAGE_SIZE } else { size };
     let after = if token.is_empty() {
         None
     } else {
-        Some(uuid::Uuid::parse_str(token).map_err(|_| AppError::field("page.page_token", "is not a token from this api"))?)
+        Some(
+            uuid::Uuid::parse_str(token)
+                .map_err(|_| AppError::field("page.page_token", "is not a token from this api"))?,
+        )
     };
-    Ok(Page { size: u64::from(size), after })
+    Ok(Page {
+        size: u64::from(size),
+        after,
+    })
 }
 
 /// Builds the response page from the fetched rows: fetch `size + 1` rows, pass their ids here.
-pub fn next_page<T>(rows: &mut Vec<T>, page: Page, id: impl Fn(&T) -> uuid::Uuid) -> pb::PageResponse {
+pub fn next_page<T>(
+    rows: &mut Vec<T>,
+    page: Page,
+    id: impl Fn(&T) -> uuid::Uuid,
+) -> pb::PageResponse {
     let size = usize::try_from(page.size).unwrap_or(usize::MAX);
     if rows.len() > size {
         rows.truncate(size);
         let token = rows.last().map(|r| id(r).to_string()).unwrap_or_default();
-        pb::PageResponse { next_page_token: token }
+        pb::PageResponse {
+            next_page_token: token,
+        }
     } else {
-        pb::PageResponse { next_page_token: String::new() }
+        pb::PageResponse {
+            next_page_token: String::new(),
+        }
     }
 }
 
@@ -145,13 +188,26 @@ mod tests {
 
     #[test]
     fn names_fields() {
-        let err = money("refund.amount", Some(&pb::Money { minor_units: -5, currency: "CNY".into() })).unwrap_err();
-        assert!(matches!(err, AppError::Invalid(ref v) if v[0].field == "refund.amount.minor_units"));
+        let err = money(
+            "refund.amount",
+            Some(&pb::Money {
+                minor_units: -5,
+                currency: "CNY".into(),
+            }),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, AppError::Invalid(ref v) if v[0].field == "refund.amount.minor_units")
+        );
         let err = money("amount", None).unwrap_err();
         assert!(matches!(err, AppError::Invalid(ref v) if v[0].field == "amount"));
         let err = required_text("sku", &"x".repeat(200)).unwrap_err();
         assert!(matches!(err, AppError::Invalid(ref v) if v[0].field == "sku"));
-        let err = page(Some(&pb::PageRequest { page_size: 1000, page_token: String::new() })).unwrap_err();
+        let err = page(Some(&pb::PageRequest {
+            page_size: 1000,
+            page_token: String::new(),
+        }))
+        .unwrap_err();
         assert!(matches!(err, AppError::Invalid(ref v) if v[0].field == "page.page_size"));
         let err = enum_value::<pb::ActorKind>("actor.kind", 99).unwrap_err();
         assert!(matches!(err, AppError::Invalid(ref v) if v[0].field == "actor.kind"));
@@ -159,7 +215,11 @@ mod tests {
 
     #[test]
     fn pages() {
-        let p = page(Some(&pb::PageRequest { page_size: 2, page_token: String::new() })).unwrap();
+        let p = page(Some(&pb::PageRequest {
+            page_size: 2,
+            page_token: String::new(),
+        }))
+        .unwrap();
         let ids: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::now_v7()).collect();
         let mut rows = ids.clone();
         let next = next_page(&mut rows, p, |r| *r);

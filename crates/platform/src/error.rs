@@ -43,7 +43,10 @@ impl AppError {
     }
 
     pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
-        Self::NotFound { entity, id: id.to_string() }
+        Self::NotFound {
+            entity,
+            id: id.to_string(),
+        }
     }
 
     /// Attaches a field path to a money error raised while parsing a request.
@@ -86,7 +89,10 @@ impl From<DbErr> for AppError {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
                 Self::Unavailable("database unavailable".into())
             }
-            DbErr::RecordNotFound(what) => Self::NotFound { entity: "record", id: what.clone() },
+            DbErr::RecordNotFound(what) => Self::NotFound {
+                entity: "record",
+                id: what.clone(),
+            },
             _ if is_serialization_failure(&e) => {
                 Self::Conflict("concurrent change conflicted, retry".into())
             }

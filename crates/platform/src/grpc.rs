@@ -25,7 +25,9 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_service_status(service_name, ServingStatus::Serving).await;
+    reporter
+        .set_service_status(service_name, ServingStatus::Serving)
+        .await;
 
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -36,8 +38,12 @@ pub async fn serve(
         let reporter = reporter.clone();
         async move {
             shutdown.cancelled().await;
-            reporter.set_service_status(service_name, ServingStatus::NotServing).await;
-            reporter.set_service_status("", ServingStatus::NotServing).await;
+            reporter
+                .set_service_status(service_name, ServingStatus::NotServing)
+                .await;
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
             tracing::info!("grpc server draining");
         }
     };

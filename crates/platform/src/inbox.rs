@@ -4,7 +4,11 @@
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 /// Records `message_id` for `consumer`; returns false when it was already processed.
-pub async fn claim<C: ConnectionTrait>(conn: &C, consumer: &str, message_id: &str) -> Result<bool, DbErr> {
+pub async fn claim<C: ConnectionTrait>(
+    conn: &C,
+    consumer: &str,
+    message_id: &str,
+) -> Result<bool, DbErr> {
     let res = conn
         .execute_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),

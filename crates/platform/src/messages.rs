@@ -37,7 +37,10 @@ pub fn domain_event<S: Message + Name>(
     let event = DomainEvent {
         name: name.to_owned(),
         entity_id: entity_id.to_string(),
-        keys: keys.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<HashMap<_, _>>(),
+        keys: keys
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect::<HashMap<_, _>>(),
         state: state.to_owned(),
         snapshot: snapshot.encode_to_vec(),
         snapshot_type: S::full_name(),
@@ -57,8 +60,18 @@ mod tests {
 
     #[test]
     fn events_carry_type_names_and_keys() {
-        let snap = Money { minor_units: 5, currency: "CNY".into() };
-        let msg = domain_event("orders", "orders.order.created", "o-1", "PAID", &[("order_id", "o-1".into())], &snap);
+        let snap = Money {
+            minor_units: 5,
+            currency: "CNY".into(),
+        };
+        let msg = domain_event(
+            "orders",
+            "orders.order.created",
+            "o-1",
+            "PAID",
+            &[("order_id", "o-1".into())],
+            &snap,
+        );
         assert_eq!(msg.routing_key, "orders.order.created");
         assert_eq!(msg.envelope.r#type, "aftersales.messaging.v1.DomainEvent");
         let ev = DomainEvent::decode(msg.envelope.payload.as_slice()).unwrap();

@@ -158,7 +158,10 @@ pub async fn relay_batch(
     }
     txn.commit().await?;
     if published.len() < claimed {
-        anyhow::bail!("{} of {claimed} outbox messages not confirmed", claimed - published.len());
+        anyhow::bail!(
+            "{} of {claimed} outbox messages not confirmed",
+            claimed - published.len()
+        );
     }
     Ok(claimed)
 }

@@ -69,7 +69,9 @@ impl Store {
         R: Send,
         F: for<'t> FnOnce(&'t Tx) -> BoxFuture<'t, AppResult<R>> + Send,
     {
-        let tx = Tx { txn: self.db.begin().await? };
+        let tx = Tx {
+            txn: self.db.begin().await?,
+        };
         let out = work(&tx).await?;
         tx.txn.commit().await?;
         self.outbox.notify();
@@ -96,7 +98,9 @@ impl Store {
     {
         check_idempotency_key(key)?;
         let hash = hex::encode(Sha256::digest(request.encode_to_vec()));
-        let tx = Tx { txn: self.db.begin().await? };
+        let tx = Tx {
+            txn: self.db.begin().await?,
+        };
         let backend = tx.txn.get_database_backend();
         let inserted = tx
             .txn
@@ -128,9 +132,11 @@ impl Store {
                 ));
             }
             let response: Option<Vec<u8>> = row.try_get_by("response")?;
-            let bytes = response.ok_or_else(|| AppError::Conflict("request in progress, retry".into()))?;
-            return R::decode(bytes.as_slice())
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("stored response undecodable: {e}")));
+            let bytes =
+                response.ok_or_else(|| AppError::Conflict("request in progress, retry".into()))?;
+            return R::decode(bytes.as_slice()).map_err(|e| {
+                AppError::Internal(anyhow::anyhow!("stored response undecodable: {e}"))
+            });
         }
         let out = work(&tx).await?;
         tx.txn

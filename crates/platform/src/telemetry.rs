@@ -23,7 +23,8 @@ impl Drop for TelemetryGuard {
 }
 
 /// Noise that drowns the signal at `info`.
-const QUIET: &str = "sqlx=warn,sea_orm=warn,sea_orm_migration=warn,lapin=warn,h2=warn,tower=warn,hyper=warn";
+const QUIET: &str =
+    "sqlx=warn,sea_orm=warn,sea_orm_migration=warn,lapin=warn,h2=warn,tower=warn,hyper=warn";
 
 /// Installs the global subscriber. Safe to call more than once (later calls only return a guard).
 pub fn init(service_name: &str, settings: &TelemetrySettings) -> TelemetryGuard {
@@ -35,7 +36,9 @@ pub fn init(service_name: &str, settings: &TelemetrySettings) -> TelemetryGuard 
 
     let provider = otlp_provider(service_name);
     let otel_layer = provider.as_ref().map(|p| {
-        tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.to_owned())).boxed()
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer(service_name.to_owned()))
+            .boxed()
     });
     let fmt_layer = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -46,13 +49,22 @@ pub fn init(service_name: &str, settings: &TelemetrySettings) -> TelemetryGuard 
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer().with_target(true).boxed(),
     };
-    let _ = tracing_subscriber::registry().with(filter).with(fmt_layer).with(otel_layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .with(otel_layer)
+        .try_init();
     TelemetryGuard { provider }
 }
 
 fn otlp_provider(service_name: &str) -> Option<SdkTracerProvider> {
-    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty())?;
-    let exporter = match opentelemetry_otlp::SpanExporter::builder().with_tonic().build() {
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())?;
+    let exporter = match opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()
+    {
         Ok(e) => e,
         Err(err) => {
             eprintln!("otlp exporter for {endpoint} not started: {err}");

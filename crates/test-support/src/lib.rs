@@ -1,0 +1,387 @@
+//! Helpers for black-box tests against the real PostgreSQL and RabbitMQ on loopback.
+//!
+//! Every [`TestEnv`] has its own id: each service it starts gets a throwaway database
+//! (`it_<id>_<service>`) and every exchange and queue is prefixed with `it-<id>.`. Dropping the
+//! env kills the processes, drops the databases and deletes the exchanges and queues.
+
+use aftersales_proto::messaging::v1::Envelope;
+use futures::StreamExt;
+use lapin::{
+    Channel, Connection, ConnectionProperties, ExchangeKind,
+    options::{
+        BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+        QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    },
+    types::FieldTable,
+};
+use prost::Message as _;
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+use tonic::transport::Channel as GrpcChannel;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+pub const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Overrides for where PostgreSQL and RabbitMQ are (defaults: loopback).
+fn postgres_server() -> String {
+    std::env::var("AFTERSALES_TEST_POSTGRES").unwrap_or_else(|_| POSTGRES_SERVER.to_owned())
+}
+fn amqp_url() -> String {
+    std::env::var("AFTERSALES_TEST_AMQP").unwrap_or_else(|_| AMQP_URL.to_owned())
+}
+
+/// One isolated test environment.
+pub struct TestEnv {
+    pub id: String,
+    pub prefix: String,
+    services: Mutex<Vec<ServiceProcess>>,
+    databases: Mutex<Vec<String>>,
+}
+
+/// A service binary running as a child process.
+pub struct ServiceProcess {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl ServiceProcess {
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sends SIGKILL (crash tests) and reaps the process.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        Self {
+            prefix: format!("it-{id}."),
+            id,
+            services: Mutex::new(Vec::new()),
+            databases: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Drops `url`'s database when this env is dropped (for databases a test creates itself).
+    pub fn track_database(&self, url: &str) {
+        self.databases.lock().expect("lock").push(url.to_owned());
+    }
+
+    /// Database URL for `service` in this env (the service creates it on start).
+    pub fn database_url(&self, service: &str) -> String {
+        format!("{}/it_{}_{}", postgres_server(), self.id, service)
+    }
+
+    /// Starts `aftersales-<service>` with its own database and this env's queue prefix, waits
+    /// until its health check reports SERVING, and returns a channel to it.
+    pub async fn start(&self, service: &str, extra_env: &[(&str, &str)]) -> GrpcChannel {
+        let addr = free_port();
+        let database_url = self.database_url(service);
+        let bin = binary(service);
+        let log_dir = bin
+            .parent()
+            .map(|p| p.join("test-logs").join(&self.id))
+            .unwrap_or_else(|| PathBuf::from("test-logs"));
+        let _ = std::fs::create_dir_all(&log_dir);
+        let log = log_dir.join(format!("{service}.log"));
+        let out = std::fs::File::create(&log).expect("create service log file");
+        let err = out.try_clone().expect("clone log file handle");
+        let mut cmd = Command::new(&bin);
+        cmd.arg("serve")
+            .env_remove("RUST_LOG")
+            .env("AFTERSALES__GRPC__ADDR", addr.to_string())
+            .env("AFTERSALES__DATABASE__URL", &database_url)
+            .env("AFTERSALES__DATABASE__MAX_CONNECTIONS", "20")
+            .env("AFTERSALES__AMQP__URL", amqp_url())
+            .env("AFTERSALES__AMQP__PREFIX", &self.prefix)
+            .env("AFTERSALES__OUTBOX__POLL_INTERVAL_MS", "200")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start {}: {e}; build the binaries first (`cargo build --bins`, `just test` does)", bin.display())
+        });
+        self.databases
+            .lock()
+            .expect("lock")
+            .push(database_url.clone());
+        let process = ServiceProcess {
+            name: service.to_owned(),
+            addr,
+            database_url,
+            log: log.clone(),
+            child,
+        };
+        self.services.lock().expect("lock").push(process);
+        wait_serving(service, addr, &log).await
+    }
+
+    /// Kills (SIGKILL) the named service process.
+    pub fn kill(&self, service: &str) {
+        let mut services = self.services.lock().expect("lock");
+        if let Some(p) = services.iter_mut().find(|p| p.name == service) {
+            p.kill();
+        }
+    }
+
+    /// A probe receiving every domain event published under this env's prefix.
+    pub async fn event_probe(&self, binding: &str) -> EventProbe {
+        EventProbe::bind(&self.prefix, binding).await
+    }
+
+    /// Opens an AMQP channel (for tests that publish or inspect queues directly).
+    pub async fn amqp_channel(&self) -> (Connection, Channel) {
+        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+            .await
+            .expect("connect to rabbitmq");
+        let ch = conn.create_channel().await.expect("amqp channel");
+        (conn, ch)
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let services =
+            std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(services);
+        let databases =
+            std::mem::take(&mut *self.databases.lock().unwrap_or_else(|e| e.into_inner()));
+        let prefix = self.prefix.clone();
+        // Drop runs inside a test's async runtime: clean up on a thread with its own runtime.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async move {
+                    for url in databases {
+                        if let Err(e) = aftersales_platform::db::drop_database(&url).await {
+                            eprintln!("cleanup: cannot drop {url}: {e}");
+                        }
+                    }
+                    delete_broker_objects(&prefix).await;
+                });
+            }
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Deletes every queue and exchange whose name starts with `prefix`.
+async fn delete_broker_objects(prefix: &str) {
+    let list = |what: &str| -> Vec<String> {
+        Command::new("rabbitmqctl")
+            .args([what, "name", "--silent"])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(|l| l.trim().to_owned())
+                    .filter(|l| l.starts_with(prefix))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let queues = list("list_queues");
+    let exchanges = list("list_exchanges");
+    let Ok(conn) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await else {
+        return;
+    };
+    for q in queues {
+        if let Ok(ch) = conn.create_channel().await {
+            let _ = ch
+                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+    }
+    for e in exchanges {
+        if let Ok(ch) = conn.create_channel().await {
+            let _ = ch
+                .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+        }
+    }
+    let _ = conn.close(200, "cleanup".into()).await;
+}
+
+/// Path of a service binary next to the test executable (`target/<profile>/aftersales-<name>`).
+pub fn binary(service: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("AFTERSALES_BIN_DIR") {
+        return PathBuf::from(dir).join(format!("aftersales-{service}"));
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join(format!("aftersales-{service}"))
+}
+
+/// A free loopback port (bound, then released for the child to take).
+pub fn free_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    l.local_addr().expect("local addr")
+}
+
+async fn wait_serving(service: &str, addr: SocketAddr, log: &std::path::Path) -> GrpcChannel {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let endpoint = format!("http://{addr}");
+    loop {
+        if let Ok(ch) = GrpcChannel::from_shared(endpoint.clone())
+            .expect("endpoint")
+            .connect()
+            .await
+        {
+            let mut health = HealthClient::new(ch.clone());
+            if let Ok(resp) = health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                && resp.get_ref().status == ServingStatus::Serving as i32
+            {
+                return ch;
+            }
+        }
+        if Instant::now() > deadline {
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            panic!(
+                "{service} did not become healthy on {addr}; log {}:\n{tail}",
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A temporary queue bound to this env's events exchange.
+pub struct EventProbe {
+    _conn: Connection,
+    consumer: lapin::Consumer,
+}
+
+/// One received domain event.
+#[derive(Debug, Clone)]
+pub struct ReceivedEvent {
+    pub routing_key: String,
+    pub envelope: Envelope,
+    pub event: aftersales_proto::messaging::v1::DomainEvent,
+}
+
+impl EventProbe {
+    pub async fn bind(prefix: &str, binding: &str) -> Self {
+        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+            .await
+            .expect("connect to rabbitmq");
+        let ch = conn.create_channel().await.expect("channel");
+        let exchange = format!("{prefix}aftersales.events");
+        ch.exchange_declare(
+            exchange.as_str().into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("declare events exchange");
+        let queue = format!("{prefix}probe.{}", uuid::Uuid::new_v4().simple());
+        ch.queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("declare probe queue");
+        ch.queue_bind(
+            queue.as_str().into(),
+            exchange.as_str().into(),
+            binding.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind probe queue");
+        let consumer = ch
+            .basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume probe queue");
+        Self {
+            _conn: conn,
+            consumer,
+        }
+    }
+
+    /// Waits up to `timeout` for an event matching `pred`; other events are skipped.
+    pub async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&ReceivedEvent) -> bool,
+    ) -> Option<ReceivedEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.consumer.next())
+                .await
+                .ok()??;
+            let delivery = next.ok()?;
+            let _ = delivery.ack(BasicAckOptions::default()).await;
+            let Ok(envelope) = Envelope::decode(delivery.data.as_slice()) else {
+                continue;
+            };
+            let Ok(event) =
+                aftersales_proto::messaging::v1::DomainEvent::decode(envelope.payload.as_slice())
+            else {
+                continue;
+            };
+            let received = ReceivedEvent {
+                routing_key: delivery.routing_key.to_string(),
+                envelope,
+                event,
+            };
+            if pred(&received) {
+                return Some(received);
+            }
+        }
+    }
+}
