@@ -1,5 +1,7 @@
 //! The platform's messaging and unit-of-work guarantees, against the real PostgreSQL and RabbitMQ.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aftersales_platform::{
     AppError,
     amqp::{Broker, Exchange},
