@@ -20,3 +20,4 @@ macro_rules! package {
 
 package!(common, "aftersales.common.v1");
 package!(messaging, "aftersales.messaging.v1");
+package!(orders, "aftersales.orders.v1");

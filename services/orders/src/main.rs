@@ -1,0 +1,5 @@
+//! The orders service binary: `serve` and `migrate`.
+
+fn main() -> std::process::ExitCode {
+    aftersales_platform::app::main::<aftersales_orders::Orders>()
+}
