@@ -1,0 +1,48 @@
+//! Pure domain rules of the logistics service: no IO, no protobuf, no SQL.
+//!
+//! - [`Shipment`]: one parcel in one [`Direction`], its waybill ([`WaybillState`]) and where it is
+//!   ([`ShipmentState`]); stuck detection ([`is_stuck`]), ETA ([`compute_eta`]) and tracking
+//!   number corrections ([`TrackingCorrection`]).
+//! - [`TrackingEvent`]: normalised courier scans; duplicates are ignored and out-of-order scans
+//!   never move a shipment backwards ([`Shipment::record_scan`]).
+//! - [`Interception`]: `REQUESTED -> ACCEPTED -> INTERCEPTED -> RETURNED_TO_SENDER`, or `FAILED`.
+//! - [`Policy`]: the configurable values; [`Event`]: what to publish after each transition.
+//!
+//! Every time-dependent rule takes `now`; every transition returns the [`Event`] to publish.
+
+mod actor;
+mod correction;
+mod event;
+mod ids;
+mod interception;
+mod policy;
+mod query;
+mod shipment;
+mod tracking;
+mod validate;
+
+pub use actor::{Actor, ActorKind, COURIER_REPORTERS, OPERATORS, SHIPPERS};
+pub use correction::TrackingCorrection;
+pub use event::Event;
+pub use ids::{
+    CaseId, CorrectionId, InterceptionId, MerchantId, OrderId, RepairId, ShipmentId,
+    TrackingEventId, parse_optional,
+};
+pub use interception::{Interception, InterceptionResult, InterceptionState};
+pub use policy::{EtaHours, Policy};
+pub use query::{
+    DEFAULT_PAGE_SIZE, InterceptionFilter, MAX_PAGE_SIZE, MAX_SWEEP, ShipmentFilter, page_size,
+    sweep_limit,
+};
+pub use shipment::{
+    Direction, FeePayer, NewShipment, Shipment, ShipmentDraft, ShipmentState, WaybillState,
+    compute_eta, is_stuck, stuck_cutoff,
+};
+pub use tracking::{
+    ExceptionKind, TrackingEvent, TrackingOutcome, TrackingReport, TrackingReportInput,
+    TrackingStatus,
+};
+pub use validate::{
+    Address, AddressInput, courier_code, idempotency_key, money, optional_long, optional_short,
+    required_long, required_short, tracking_number,
+};

@@ -1,0 +1,142 @@
+//! Aftersales logistics service: shipments and their waybills, courier tracking events,
+//! interceptions, tracking number corrections, stuck detection and the ETA.
+//!
+//! - [`domain`]: the pure rules (state machines, out-of-order scans, windows)
+//! - [`api`]: the gRPC `LogisticsService`, protobuf conversions
+//! - [`storage`]: sea-orm entities, repository, migrations
+//! - [`messaging`]: the domain events published through the outbox
+
+pub mod api;
+pub mod domain;
+pub mod messaging;
+pub mod storage;
+
+use aftersales_platform::{Runtime, ServiceDef};
+use aftersales_proto::logistics::v1::logistics_service_server::LogisticsServiceServer;
+use domain::{EtaHours, Policy};
+use sea_orm_migration::MigrationTrait;
+use serde::Deserialize;
+
+/// The `[service]` section: DOMAIN.md's *(config)* values for logistics.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// No scan for this long marks an in-transit shipment stuck (48 h), in seconds.
+    pub stuck_after_seconds: i64,
+    /// Tracking number correction window after the upload or creation (24 h), in seconds.
+    pub correction_window_seconds: i64,
+    /// Allowed clock skew of a courier's `occurred_at` (10 min), in seconds.
+    pub max_clock_skew_seconds: i64,
+    /// ETA model: remaining hours per state after the last applied event.
+    pub eta_created_hours: i64,
+    pub eta_picked_up_hours: i64,
+    pub eta_in_transit_hours: i64,
+    pub eta_out_for_delivery_hours: i64,
+    pub eta_exception_hours: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let p = Policy::default();
+        Self {
+            stuck_after_seconds: p.stuck_after_seconds,
+            correction_window_seconds: p.correction_window_seconds,
+            max_clock_skew_seconds: p.max_clock_skew_seconds,
+            eta_created_hours: p.eta.created,
+            eta_picked_up_hours: p.eta.picked_up,
+            eta_in_transit_hours: p.eta.in_transit,
+            eta_out_for_delivery_hours: p.eta.out_for_delivery,
+            eta_exception_hours: p.eta.exception,
+        }
+    }
+}
+
+impl Config {
+    /// The domain policy; fails naming the `service.<key>` at fault.
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        let policy = Policy {
+            stuck_after_seconds: self.stuck_after_seconds,
+            correction_window_seconds: self.correction_window_seconds,
+            max_clock_skew_seconds: self.max_clock_skew_seconds,
+            eta: EtaHours {
+                created: self.eta_created_hours,
+                picked_up: self.eta_picked_up_hours,
+                in_transit: self.eta_in_transit_hours,
+                out_for_delivery: self.eta_out_for_delivery_hours,
+                exception: self.eta_exception_hours,
+            },
+        };
+        policy.validate().map_err(|e| {
+            let e = e.replacen("eta.", "eta_", 1);
+            let e = match e.split_once(' ') {
+                Some((key, rest)) if key.starts_with("eta_") => format!("{key}_hours {rest}"),
+                _ => e,
+            };
+            anyhow::anyhow!("invalid configuration: service.{e}")
+        })?;
+        Ok(policy)
+    }
+}
+
+/// The logistics service definition for the platform runtime.
+pub struct Logistics;
+
+impl ServiceDef for Logistics {
+    const NAME: &'static str = "logistics";
+    const GRPC_SERVICE: &'static str = "aftersales.logistics.v1.LogisticsService";
+    const DEFAULTS: &'static str = include_str!("../config/default.toml");
+    type Config = Config;
+
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        storage::migrations()
+    }
+
+    async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
+        let api = api::LogisticsApi::new(rt)?;
+        Ok(aftersales_platform::grpc::builder().add_service(LogisticsServiceServer::new(api)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_match_domain() {
+        let s = aftersales_platform::config::load_from::<Config>(
+            Logistics::DEFAULTS,
+            None,
+            Vec::<(String, String)>::new(),
+        )
+        .unwrap();
+        assert_eq!(s.service, Config::default());
+        assert_eq!(s.service.policy().unwrap(), Policy::default());
+        assert_eq!(s.grpc.addr.port(), 50054);
+    }
+
+    #[test]
+    fn env_overrides_and_bad_values_name_the_key() {
+        let s = aftersales_platform::config::load_from::<Config>(
+            Logistics::DEFAULTS,
+            None,
+            vec![(
+                "AFTERSALES__SERVICE__CORRECTION_WINDOW_SECONDS".to_owned(),
+                "2".to_owned(),
+            )],
+        )
+        .unwrap();
+        assert_eq!(s.service.policy().unwrap().correction_window_seconds, 2);
+        let bad = Config {
+            stuck_after_seconds: 0,
+            ..Config::default()
+        };
+        let err = bad.policy().unwrap_err().to_string();
+        assert!(err.contains("service.stuck_after_seconds"), "{err}");
+        let bad = Config {
+            eta_in_transit_hours: -1,
+            ..Config::default()
+        };
+        let err = bad.policy().unwrap_err().to_string();
+        assert!(err.contains("service.eta_in_transit_hours"), "{err}");
+    }
+}

@@ -1,0 +1,5 @@
+//! The logistics service binary: `serve` and `migrate`.
+
+fn main() -> std::process::ExitCode {
+    aftersales_platform::app::main::<aftersales_logistics::Logistics>()
+}

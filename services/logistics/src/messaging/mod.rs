@@ -1,0 +1,3 @@
+//! Messaging: the domain events the service publishes through the outbox (no consumers).
+
+pub mod events;
