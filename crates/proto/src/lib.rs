@@ -23,3 +23,4 @@ package!(messaging, "aftersales.messaging.v1");
 package!(orders, "aftersales.orders.v1");
 package!(logistics, "aftersales.logistics.v1");
 package!(payments, "aftersales.payments.v1");
+package!(complaints, "aftersales.complaints.v1");
