@@ -22,6 +22,7 @@ package!(common, "aftersales.common.v1");
 package!(messaging, "aftersales.messaging.v1");
 package!(orders, "aftersales.orders.v1");
 package!(returns, "aftersales.returns.v1");
+package!(repairs, "aftersales.repairs.v1");
 package!(logistics, "aftersales.logistics.v1");
 package!(payments, "aftersales.payments.v1");
 package!(complaints, "aftersales.complaints.v1");
