@@ -1,0 +1,1102 @@
+//! Logistics service, black-box over gRPC: waybills, courier scans (duplicates, out-of-order),
+//! interceptions, tracking number corrections, the stuck sweep, scoping, idempotency and the
+//! events reaching RabbitMQ.
+
+use crate::common::*;
+use aftersales_proto::common::v1::{ActorKind, Money};
+use aftersales_proto::logistics::v1::{logistics_service_client::LogisticsServiceClient, *};
+use aftersales_test_support::TestEnv;
+use chrono::{Duration as ChronoDuration, Utc};
+use std::time::Duration;
+use tonic::{Code, transport::Channel};
+
+type Client = LogisticsServiceClient<Channel>;
+
+const WAIT: Duration = Duration::from_secs(10);
+const MERCHANT: &str = "0190a000-0000-7000-8000-000000000001";
+
+fn merchant() -> Option<aftersales_proto::common::v1::Actor> {
+    actor(ActorKind::Merchant, MERCHANT)
+}
+
+fn system() -> Option<aftersales_proto::common::v1::Actor> {
+    actor(ActorKind::System, "orchestrator")
+}
+
+fn courier(code: &str) -> Option<aftersales_proto::common::v1::Actor> {
+    actor(ActorKind::Partner, code)
+}
+
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn address() -> Option<Address> {
+    Some(Address {
+        contact_name: "Han Meimei".into(),
+        phone: "13900000000".into(),
+        line1: "88 Century Avenue".into(),
+        city: "Shanghai".into(),
+        country_code: "CN".into(),
+        ..Default::default()
+    })
+}
+
+fn create_req(courier_code: &str, tracking: &str) -> CreateShipmentRequest {
+    CreateShipmentRequest {
+        idempotency_key: key(),
+        actor: merchant(),
+        direction: Direction::Forward as i32,
+        courier_code: courier_code.into(),
+        tracking_number: tracking.into(),
+        order_id: uuid(),
+        merchant_id: MERCHANT.into(),
+        destination: address(),
+        shipping_fee: cny(1200),
+        fee_payer: FeePayer::Merchant as i32,
+        ..Default::default()
+    }
+}
+
+async fn create(c: &mut Client, courier_code: &str, tracking: &str) -> Shipment {
+    c.create_shipment(create_req(courier_code, tracking))
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap()
+}
+
+fn scan_req(
+    s: &Shipment,
+    event_id: &str,
+    status: TrackingStatus,
+    at: chrono::DateTime<Utc>,
+) -> RecordTrackingEventRequest {
+    RecordTrackingEventRequest {
+        idempotency_key: key(),
+        actor: courier(&s.courier_code),
+        shipment_id: s.shipment_id.clone(),
+        courier_code: s.courier_code.clone(),
+        courier_event_id: event_id.into(),
+        status: status as i32,
+        occurred_at: ts(at),
+        location: "Shanghai hub".into(),
+        ..Default::default()
+    }
+}
+
+async fn scan(
+    c: &mut Client,
+    s: &Shipment,
+    event_id: &str,
+    status: TrackingStatus,
+    at: chrono::DateTime<Utc>,
+) -> RecordTrackingEventResponse {
+    c.record_tracking_event(scan_req(s, event_id, status, at))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn get(c: &mut Client, id: &str) -> Shipment {
+    c.get_shipment(GetShipmentRequest {
+        shipment_id: id.into(),
+        actor: system(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .shipment
+    .unwrap()
+}
+
+async fn list_all(c: &mut Client) -> Vec<Shipment> {
+    c.list_shipments(ListShipmentsRequest {
+        actor: system(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .items
+}
+
+fn assert_denied(status: &tonic::Status, rule: &str) {
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(status.message().starts_with(rule), "{status:?}");
+}
+
+#[tokio::test]
+async fn happy_path_through_waybill_and_scans_publishes_events() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let mut events = env.event_probe("logistics.#").await;
+
+    let s = create(&mut c, "SF", "SF1001").await;
+    assert_eq!(s.state, ShipmentState::Created as i32);
+    assert_eq!(s.waybill_state, WaybillState::Created as i32);
+    assert!(s.eta.is_some());
+    let ev = events
+        .wait_for(WAIT, |e| e.routing_key == "logistics.shipment.created")
+        .await
+        .expect("created event");
+    assert_eq!(ev.event.entity_id, s.shipment_id);
+    assert_eq!(ev.event.keys["tracking_number"], "SF1001");
+
+    let printed = c
+        .print_waybill(PrintWaybillRequest {
+            idempotency_key: key(),
+            actor: merchant(),
+            shipment_id: s.shipment_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap();
+    assert_eq!(printed.waybill_state, WaybillState::Printed as i32);
+    assert!(printed.printed_at.is_some());
+    let uploaded = c
+        .upload_waybill(UploadWaybillRequest {
+            idempotency_key: key(),
+            actor: merchant(),
+            shipment_id: s.shipment_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap();
+    assert_eq!(uploaded.waybill_state, WaybillState::Uploaded as i32);
+
+    let t0 = Utc::now() - ChronoDuration::hours(10);
+    let steps = [
+        (TrackingStatus::PickedUp, ShipmentState::PickedUp),
+        (TrackingStatus::InTransit, ShipmentState::InTransit),
+        (
+            TrackingStatus::OutForDelivery,
+            ShipmentState::OutForDelivery,
+        ),
+        (TrackingStatus::Signed, ShipmentState::Signed),
+    ];
+    for (i, (status, state)) in steps.into_iter().enumerate() {
+        let r = scan(
+            &mut c,
+            &s,
+            &format!("sf-ev-{i}"),
+            status,
+            t0 + ChronoDuration::hours(i as i64),
+        )
+        .await;
+        assert!(!r.duplicate);
+        assert!(r.event.as_ref().unwrap().applied);
+        assert_eq!(r.shipment.as_ref().unwrap().state, state as i32);
+    }
+    let signed = get(&mut c, &s.shipment_id).await;
+    assert_eq!(signed.state, ShipmentState::Signed as i32);
+    assert_eq!(signed.milestone, ShipmentState::Signed as i32);
+    assert!(signed.eta.is_none(), "no eta once terminal");
+    assert_eq!(signed.picked_up_at, ts(t0));
+    assert_eq!(signed.signed_at, ts(t0 + ChronoDuration::hours(3)));
+
+    let ev = events
+        .wait_for(WAIT, |e| e.routing_key == "logistics.shipment.signed")
+        .await
+        .expect("signed event");
+    assert_eq!(ev.event.state, "signed");
+
+    let listed = c
+        .list_tracking_events(ListTrackingEventsRequest {
+            actor: courier("SF"),
+            shipment_id: s.shipment_id.clone(),
+            page: Some(aftersales_proto::common::v1::PageRequest {
+                page_size: 3,
+                page_token: String::new(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.items.len(), 3);
+    assert_eq!(listed.items[0].courier_event_id, "sf-ev-0");
+    let rest = c
+        .list_tracking_events(ListTrackingEventsRequest {
+            actor: courier("SF"),
+            shipment_id: s.shipment_id.clone(),
+            page: Some(aftersales_proto::common::v1::PageRequest {
+                page_size: 3,
+                page_token: listed.page.unwrap().next_page_token,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].courier_event_id, "sf-ev-3");
+
+    let by_state = c
+        .list_shipments(ListShipmentsRequest {
+            actor: system(),
+            state: ShipmentState::Signed as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(by_state.len(), 1);
+    let by_tracking = c
+        .list_shipments(ListShipmentsRequest {
+            actor: system(),
+            courier_code: "SF".into(),
+            tracking_number: "SF1001".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(by_tracking.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_input_is_invalid_argument_naming_the_field_and_writes_nothing() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+
+    type Edit = fn(&mut CreateShipmentRequest);
+    let cases: &[(Edit, &str)] = &[
+        (|r| r.destination = None, "destination"),
+        (
+            |r| r.destination.as_mut().unwrap().city = String::new(),
+            "destination.city",
+        ),
+        (|r| r.shipping_fee = cny(-1), "shipping_fee.minor_units"),
+        (
+            |r| r.shipping_fee = cny(i64::MAX),
+            "shipping_fee.minor_units",
+        ),
+        (
+            |r| {
+                r.shipping_fee = Some(Money {
+                    minor_units: 1,
+                    currency: "cn".into(),
+                })
+            },
+            "shipping_fee.currency",
+        ),
+        (|r| r.direction = 99, "direction"),
+        (|r| r.direction = 0, "direction"),
+        (|r| r.fee_payer = 42, "fee_payer"),
+        (|r| r.tracking_number = "x".repeat(129), "tracking_number"),
+        (|r| r.tracking_number = "SF 1".into(), "tracking_number"),
+        (|r| r.order_id = "not-a-uuid".into(), "order_id"),
+        (|r| r.merchant_id = String::new(), "merchant_id"),
+        (|r| r.direction = Direction::Return as i32, "case_id"),
+        (|r| r.idempotency_key = String::new(), "idempotency_key"),
+        (|r| r.idempotency_key = "k".repeat(129), "idempotency_key"),
+        (|r| r.actor = None, "actor"),
+        (|r| r.actor.as_mut().unwrap().kind = 77, "actor.kind"),
+    ];
+    for (edit, field) in cases {
+        let mut req = create_req("SF", "SF2001");
+        edit(&mut req);
+        let err = c.create_shipment(req).await.unwrap_err();
+        assert_invalid(&err, field);
+    }
+
+    // A scan with bad fields is refused too.
+    let s = create(&mut c, "SF", "SF2002").await;
+    type ScanEdit = fn(&mut RecordTrackingEventRequest);
+    let scan_cases: &[(ScanEdit, &str)] = &[
+        (
+            |r| r.occurred_at = ts(Utc::now() + ChronoDuration::hours(1)),
+            "occurred_at",
+        ),
+        (|r| r.occurred_at = None, "occurred_at"),
+        (
+            |r| {
+                r.occurred_at = Some(prost_types::Timestamp {
+                    seconds: -62_000_000_000,
+                    nanos: 0,
+                })
+            },
+            "occurred_at",
+        ),
+        (|r| r.status = 0, "status"),
+        (|r| r.status = 17, "status"),
+        (
+            |r| r.status = TrackingStatus::Exception as i32,
+            "exception_kind",
+        ),
+        (
+            |r| r.exception_kind = ExceptionKind::Lost as i32,
+            "exception_kind",
+        ),
+        (|r| r.courier_event_id = String::new(), "courier_event_id"),
+        (|r| r.description = "d".repeat(4097), "description"),
+        (|r| r.tracking_number = "SF2002".into(), "shipment_id"),
+        (|r| r.shipment_id = "nope".into(), "shipment_id"),
+    ];
+    for (edit, field) in scan_cases {
+        let mut req = scan_req(&s, "e-1", TrackingStatus::PickedUp, Utc::now());
+        edit(&mut req);
+        let err = c.record_tracking_event(req).await.unwrap_err();
+        assert_invalid(&err, field);
+    }
+
+    let all = list_all(&mut c).await;
+    assert_eq!(all.len(), 1, "only the valid shipment was written");
+    let fresh = get(&mut c, &s.shipment_id).await;
+    assert_eq!(fresh.state, ShipmentState::Created as i32);
+    assert!(fresh.last_scan_at.is_none());
+    let evs = c
+        .list_tracking_events(ListTrackingEventsRequest {
+            actor: system(),
+            shipment_id: s.shipment_id.clone(),
+            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert!(evs.is_empty());
+
+    let err = c
+        .list_shipments(ListShipmentsRequest {
+            actor: system(),
+            page: Some(aftersales_proto::common::v1::PageRequest {
+                page_size: 500,
+                page_token: String::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_invalid(&err, "page.page_size");
+}
+
+#[tokio::test]
+async fn idempotent_replay_returns_the_first_result_and_duplicates_are_refused() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+
+    let req = create_req("SF", "SF3001");
+    let first = c.create_shipment(req.clone()).await.unwrap().into_inner();
+    let again = c.create_shipment(req.clone()).await.unwrap().into_inner();
+    assert_eq!(first, again);
+    assert_eq!(list_all(&mut c).await.len(), 1);
+
+    let mut other = req.clone();
+    other.tracking_number = "SF3002".into();
+    let err = c.create_shipment(other).await.unwrap_err();
+    assert_rule(&err, "idempotency_key_reused");
+
+    // Same courier and tracking number on another shipment.
+    let err = c
+        .create_shipment(create_req("SF", "SF3001"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+    assert!(
+        err.message().starts_with("tracking_number_taken"),
+        "{err:?}"
+    );
+    // Another courier may use the same number.
+    create(&mut c, "YTO", "SF3001").await;
+    assert_eq!(list_all(&mut c).await.len(), 2);
+
+    // A replayed print does not print twice.
+    let s = first.shipment.unwrap();
+    let print = PrintWaybillRequest {
+        idempotency_key: key(),
+        actor: merchant(),
+        shipment_id: s.shipment_id.clone(),
+    };
+    let a = c.print_waybill(print.clone()).await.unwrap().into_inner();
+    let b = c.print_waybill(print).await.unwrap().into_inner();
+    assert_eq!(a, b);
+    let err = c
+        .print_waybill(PrintWaybillRequest {
+            idempotency_key: key(),
+            actor: merchant(),
+            shipment_id: s.shipment_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_rule(&err, "invalid_waybill_transition");
+}
+
+#[tokio::test]
+async fn unknown_ids_are_not_found_and_couriers_are_scoped() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let s = create(&mut c, "SF", "SF4001").await;
+    create(&mut c, "YTO", "YT4001").await;
+
+    let err = c
+        .get_shipment(GetShipmentRequest {
+            shipment_id: uuid(),
+            actor: system(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = c
+        .print_waybill(PrintWaybillRequest {
+            idempotency_key: key(),
+            actor: merchant(),
+            shipment_id: uuid(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = c
+        .get_interception(GetInterceptionRequest {
+            interception_id: uuid(),
+            actor: system(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let mut by_number = scan_req(&s, "x-1", TrackingStatus::PickedUp, Utc::now());
+    by_number.shipment_id = String::new();
+    by_number.tracking_number = "SF-UNKNOWN".into();
+    let err = c.record_tracking_event(by_number).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // YTO may neither read nor update SF's shipment.
+    let err = c
+        .get_shipment(GetShipmentRequest {
+            shipment_id: s.shipment_id.clone(),
+            actor: courier("YTO"),
+        })
+        .await
+        .unwrap_err();
+    assert_denied(&err, "courier_mismatch");
+    let mut foreign = scan_req(&s, "yto-1", TrackingStatus::PickedUp, Utc::now());
+    foreign.actor = courier("YTO");
+    let err = c.record_tracking_event(foreign.clone()).await.unwrap_err();
+    assert_denied(&err, "courier_mismatch");
+    foreign.courier_code = "YTO".into();
+    let err = c.record_tracking_event(foreign).await.unwrap_err();
+    assert_denied(&err, "courier_mismatch");
+    assert!(get(&mut c, &s.shipment_id).await.last_scan_at.is_none());
+
+    // A courier's listing holds only its own shipments.
+    let mine = c
+        .list_shipments(ListShipmentsRequest {
+            actor: courier("YTO"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].courier_code, "YTO");
+    let err = c
+        .list_shipments(ListShipmentsRequest {
+            actor: courier("YTO"),
+            courier_code: "SF".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_denied(&err, "courier_mismatch");
+
+    // Actor kinds: a buyer creates only returns; a courier cannot print.
+    let mut by_buyer = create_req("SF", "SF4002");
+    by_buyer.actor = actor(ActorKind::Buyer, &uuid());
+    let err = c.create_shipment(by_buyer.clone()).await.unwrap_err();
+    assert_denied(&err, "actor_not_allowed");
+    by_buyer.direction = Direction::Return as i32;
+    by_buyer.case_id = uuid();
+    let ret = c.create_shipment(by_buyer).await.unwrap().into_inner();
+    assert_eq!(ret.shipment.unwrap().direction, Direction::Return as i32);
+    let err = c
+        .print_waybill(PrintWaybillRequest {
+            idempotency_key: key(),
+            actor: courier("SF"),
+            shipment_id: s.shipment_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_denied(&err, "actor_not_allowed");
+}
+
+#[tokio::test]
+async fn duplicate_and_out_of_order_events_never_move_a_shipment_backwards() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let mut events = env.event_probe("logistics.shipment.#").await;
+    let s = create(&mut c, "SF", "SF5001").await;
+    let t0 = Utc::now() - ChronoDuration::hours(10);
+
+    scan(&mut c, &s, "e1", TrackingStatus::PickedUp, t0).await;
+    let first = scan(
+        &mut c,
+        &s,
+        "e2",
+        TrackingStatus::InTransit,
+        t0 + ChronoDuration::hours(2),
+    )
+    .await;
+    let eta = first.shipment.as_ref().unwrap().eta;
+
+    // The same courier event again, under a new idempotency key: the first event, nothing changes.
+    let dup = scan(
+        &mut c,
+        &s,
+        "e2",
+        TrackingStatus::InTransit,
+        t0 + ChronoDuration::hours(2),
+    )
+    .await;
+    assert!(dup.duplicate);
+    assert_eq!(dup.event, first.event);
+    assert_eq!(dup.shipment, first.shipment);
+
+    // An older event arriving late is recorded but not applied.
+    let late = scan(
+        &mut c,
+        &s,
+        "e0",
+        TrackingStatus::OutForDelivery,
+        t0 + ChronoDuration::hours(1),
+    )
+    .await;
+    assert!(!late.duplicate);
+    assert!(!late.event.as_ref().unwrap().applied);
+    // A lower-ranked status, even if newer, is not applied either.
+    let lower = scan(
+        &mut c,
+        &s,
+        "e3",
+        TrackingStatus::PickedUp,
+        t0 + ChronoDuration::hours(3),
+    )
+    .await;
+    assert!(!lower.event.as_ref().unwrap().applied);
+    let now = get(&mut c, &s.shipment_id).await;
+    assert_eq!(now.state, ShipmentState::InTransit as i32);
+    assert_eq!(now.milestone, ShipmentState::InTransit as i32);
+    assert_eq!(now.eta, eta);
+    assert_eq!(now.last_event_at, ts(t0 + ChronoDuration::hours(2)));
+    assert_eq!(now.last_scan_at, ts(t0 + ChronoDuration::hours(3)));
+
+    // An exception keeps the milestone; a later, higher scan resumes the shipment.
+    let mut lost = scan_req(
+        &s,
+        "e4",
+        TrackingStatus::Exception,
+        t0 + ChronoDuration::hours(4),
+    );
+    lost.exception_kind = ExceptionKind::Damaged as i32;
+    let r = c.record_tracking_event(lost).await.unwrap().into_inner();
+    let sh = r.shipment.unwrap();
+    assert_eq!(sh.state, ShipmentState::Exception as i32);
+    assert_eq!(sh.exception_kind, ExceptionKind::Damaged as i32);
+    assert_eq!(sh.milestone, ShipmentState::InTransit as i32);
+    events
+        .wait_for(WAIT, |e| e.routing_key == "logistics.shipment.exception")
+        .await
+        .expect("exception event");
+    let r = scan(
+        &mut c,
+        &s,
+        "e5",
+        TrackingStatus::OutForDelivery,
+        t0 + ChronoDuration::hours(5),
+    )
+    .await;
+    assert_eq!(
+        r.shipment.unwrap().state,
+        ShipmentState::OutForDelivery as i32
+    );
+
+    let stored = c
+        .list_tracking_events(ListTrackingEventsRequest {
+            actor: system(),
+            shipment_id: s.shipment_id.clone(),
+            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    let ids: Vec<&str> = stored.iter().map(|e| e.courier_event_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["e1", "e0", "e2", "e3", "e4", "e5"],
+        "ordered by occurred_at, no duplicate"
+    );
+
+    // The same courier event id on another shipment of the courier is a conflict.
+    let other = create(&mut c, "SF", "SF5002").await;
+    let err = c
+        .record_tracking_event(scan_req(&other, "e1", TrackingStatus::PickedUp, t0))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "courier_event_id_conflict");
+
+    // Looking the shipment up by tracking number works.
+    let mut by_number = scan_req(&other, "o1", TrackingStatus::PickedUp, t0);
+    by_number.shipment_id = String::new();
+    by_number.tracking_number = "SF5002".into();
+    let r = c
+        .record_tracking_event(by_number)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.shipment.unwrap().shipment_id, other.shipment_id);
+}
+
+#[tokio::test]
+async fn interceptions_succeed_fail_and_settle_from_scans() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let mut events = env.event_probe("logistics.#").await;
+    let t0 = Utc::now() - ChronoDuration::hours(5);
+
+    let request = |s: &Shipment| RequestInterceptionRequest {
+        idempotency_key: key(),
+        actor: system(),
+        shipment_id: s.shipment_id.clone(),
+        reason: "refund-only case".into(),
+        case_id: uuid(),
+    };
+    let result = |id: &str, r: InterceptionResult, why: &str| RecordInterceptionResultRequest {
+        idempotency_key: key(),
+        actor: courier("SF"),
+        interception_id: id.into(),
+        result: r as i32,
+        failure_reason: why.into(),
+    };
+
+    // Not picked up yet: void instead.
+    let s = create(&mut c, "SF", "SF6001").await;
+    let err = c.request_interception(request(&s)).await.unwrap_err();
+    assert_rule(&err, "interception_not_possible");
+
+    // REQUESTED -> ACCEPTED -> INTERCEPTED -> RETURNED_TO_SENDER.
+    scan(&mut c, &s, "a1", TrackingStatus::InTransit, t0).await;
+    let i = c
+        .request_interception(request(&s))
+        .await
+        .unwrap()
+        .into_inner()
+        .interception
+        .unwrap();
+    assert_eq!(i.state, InterceptionState::Requested as i32);
+    let err = c.request_interception(request(&s)).await.unwrap_err();
+    assert_rule(&err, "interception_already_open");
+    let err = c
+        .record_interception_result(RecordInterceptionResultRequest {
+            actor: courier("YTO"),
+            ..result(&i.interception_id, InterceptionResult::Accepted, "")
+        })
+        .await
+        .unwrap_err();
+    assert_denied(&err, "courier_mismatch");
+    let err = c
+        .record_interception_result(result(
+            &i.interception_id,
+            InterceptionResult::ReturnedToSender,
+            "",
+        ))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "invalid_interception_transition");
+    for (r, state) in [
+        (InterceptionResult::Accepted, InterceptionState::Accepted),
+        (
+            InterceptionResult::Intercepted,
+            InterceptionState::Intercepted,
+        ),
+    ] {
+        let got = c
+            .record_interception_result(result(&i.interception_id, r, ""))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.interception.unwrap().state, state as i32);
+    }
+    let done = c
+        .record_interception_result(result(
+            &i.interception_id,
+            InterceptionResult::ReturnedToSender,
+            "",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let di = done.interception.unwrap();
+    assert_eq!(di.state, InterceptionState::ReturnedToSender as i32);
+    assert!(di.closed_at.is_some());
+    assert_eq!(
+        done.shipment.unwrap().state,
+        ShipmentState::ReturnedToSender as i32
+    );
+    events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "logistics.interception.returned_to_sender"
+                && e.event.entity_id == i.interception_id
+        })
+        .await
+        .expect("interception returned event");
+    events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "logistics.shipment.returned_to_sender"
+                && e.event.entity_id == s.shipment_id
+        })
+        .await
+        .expect("shipment returned event");
+
+    // A FAILED one needs a reason.
+    let s2 = create(&mut c, "SF", "SF6002").await;
+    scan(&mut c, &s2, "b1", TrackingStatus::PickedUp, t0).await;
+    let i2 = c
+        .request_interception(request(&s2))
+        .await
+        .unwrap()
+        .into_inner()
+        .interception
+        .unwrap();
+    let err = c
+        .record_interception_result(result(&i2.interception_id, InterceptionResult::Failed, ""))
+        .await
+        .unwrap_err();
+    assert_invalid(&err, "failure_reason");
+    let failed = c
+        .record_interception_result(result(
+            &i2.interception_id,
+            InterceptionResult::Failed,
+            "already out for delivery",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let fi = failed.interception.unwrap();
+    assert_eq!(fi.state, InterceptionState::Failed as i32);
+    assert_eq!(fi.failure_reason, "already out for delivery");
+    assert_eq!(
+        failed.shipment.unwrap().state,
+        ShipmentState::PickedUp as i32
+    );
+    events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "logistics.interception.failed"
+                && e.event.entity_id == i2.interception_id
+        })
+        .await
+        .expect("interception failed event");
+
+    // A SIGNED scan fails the open interception.
+    let s3 = create(&mut c, "SF", "SF6003").await;
+    scan(&mut c, &s3, "c1", TrackingStatus::PickedUp, t0).await;
+    let i3 = c
+        .request_interception(request(&s3))
+        .await
+        .unwrap()
+        .into_inner()
+        .interception
+        .unwrap();
+    scan(
+        &mut c,
+        &s3,
+        "c2",
+        TrackingStatus::Signed,
+        t0 + ChronoDuration::hours(1),
+    )
+    .await;
+    let settled = c
+        .get_interception(GetInterceptionRequest {
+            interception_id: i3.interception_id.clone(),
+            actor: courier("SF"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .interception
+        .unwrap();
+    assert_eq!(settled.state, InterceptionState::Failed as i32);
+    assert_eq!(settled.failure_reason, "already signed");
+
+    let listed = c
+        .list_interceptions(ListInterceptionsRequest {
+            actor: courier("SF"),
+            state: InterceptionState::Failed as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(listed.len(), 2);
+    let none = c
+        .list_interceptions(ListInterceptionsRequest {
+            actor: courier("YTO"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn tracking_number_corrections_are_audited_within_the_window_only() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(
+        env.start(
+            "logistics",
+            &[("AFTERSALES__SERVICE__CORRECTION_WINDOW_SECONDS", "3")],
+        )
+        .await,
+    );
+    let mut events = env.event_probe("logistics.shipment.#").await;
+    let s = create(&mut c, "SF", "SF7001").await;
+    create(&mut c, "SF", "SF7999").await;
+    let correct = |number: &str| CorrectTrackingNumberRequest {
+        idempotency_key: key(),
+        actor: merchant(),
+        shipment_id: s.shipment_id.clone(),
+        new_tracking_number: number.into(),
+        reason: "typo".into(),
+    };
+
+    let r = c
+        .correct_tracking_number(correct("SF7002"))
+        .await
+        .unwrap()
+        .into_inner();
+    let sh = r.shipment.unwrap();
+    assert_eq!(sh.tracking_number, "SF7002");
+    assert_eq!(sh.correction_count, 1);
+    let audit = r.correction.unwrap();
+    assert_eq!(audit.old_tracking_number, "SF7001");
+    assert_eq!(audit.new_tracking_number, "SF7002");
+    assert_eq!(audit.corrected_by, merchant());
+    events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "logistics.shipment.tracking_number_corrected"
+        })
+        .await
+        .expect("corrected event");
+
+    let err = c
+        .correct_tracking_number(correct("SF7999"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+    assert!(err.message().starts_with("tracking_number_taken"));
+    let err = c
+        .correct_tracking_number(correct("SF7002"))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "tracking_number_unchanged");
+    let err = c
+        .correct_tracking_number(CorrectTrackingNumberRequest {
+            actor: actor(ActorKind::Merchant, &uuid()),
+            ..correct("SF7003")
+        })
+        .await
+        .unwrap_err();
+    assert_denied(&err, "actor_not_allowed");
+    let err = c
+        .correct_tracking_number(correct("SF 7003"))
+        .await
+        .unwrap_err();
+    assert_invalid(&err, "new_tracking_number");
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let err = c
+        .correct_tracking_number(correct("SF7003"))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "correction_window_expired");
+
+    let trail = c
+        .list_tracking_corrections(ListTrackingCorrectionsRequest {
+            actor: merchant(),
+            shipment_id: s.shipment_id.clone(),
+            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].reason, "typo");
+    assert_eq!(get(&mut c, &s.shipment_id).await.tracking_number, "SF7002");
+}
+
+#[tokio::test]
+async fn stuck_sweep_marks_shipments_without_scans_and_publishes() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(
+        env.start(
+            "logistics",
+            &[("AFTERSALES__SERVICE__STUCK_AFTER_SECONDS", "60")],
+        )
+        .await,
+    );
+    let mut events = env.event_probe("logistics.shipment.stuck").await;
+    let old = create(&mut c, "SF", "SF8001").await;
+    let fresh = create(&mut c, "SF", "SF8002").await;
+    let waiting = create(&mut c, "SF", "SF8003").await;
+    scan(
+        &mut c,
+        &old,
+        "s1",
+        TrackingStatus::InTransit,
+        Utc::now() - ChronoDuration::hours(3),
+    )
+    .await;
+    scan(&mut c, &fresh, "s2", TrackingStatus::InTransit, Utc::now()).await;
+
+    let sweep = |actor| MarkStuckShipmentsRequest {
+        idempotency_key: key(),
+        actor,
+        limit: 0,
+    };
+    let err = c.mark_stuck_shipments(sweep(merchant())).await.unwrap_err();
+    assert_denied(&err, "actor_not_allowed");
+    let err = c
+        .mark_stuck_shipments(MarkStuckShipmentsRequest {
+            limit: 101,
+            ..sweep(system())
+        })
+        .await
+        .unwrap_err();
+    assert_invalid(&err, "limit");
+
+    let req = sweep(system());
+    let r = c
+        .mark_stuck_shipments(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.items.len(), 1);
+    assert!(!r.more);
+    assert_eq!(r.items[0].shipment_id, old.shipment_id);
+    assert_eq!(r.items[0].state, ShipmentState::Exception as i32);
+    assert_eq!(r.items[0].exception_kind, ExceptionKind::Stuck as i32);
+    let ev = events
+        .wait_for(WAIT, |e| e.routing_key == "logistics.shipment.stuck")
+        .await
+        .expect("stuck event");
+    assert_eq!(ev.event.entity_id, old.shipment_id);
+    assert_eq!(ev.event.keys["exception_kind"], "stuck");
+
+    // A replay returns the same answer; a new sweep finds nothing more.
+    let replay = c.mark_stuck_shipments(req).await.unwrap().into_inner();
+    assert_eq!(replay, r);
+    let again = c
+        .mark_stuck_shipments(sweep(actor(ActorKind::Staff, "ops")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.items.is_empty());
+    assert_eq!(
+        get(&mut c, &fresh.shipment_id).await.state,
+        ShipmentState::InTransit as i32
+    );
+    assert_eq!(
+        get(&mut c, &waiting.shipment_id).await.state,
+        ShipmentState::Created as i32
+    );
+    let stuck = c
+        .list_shipments(ListShipmentsRequest {
+            actor: system(),
+            exception_kind: ExceptionKind::Stuck as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(stuck.len(), 1);
+}
+
+#[tokio::test]
+async fn waybill_void_only_before_pickup() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let mut events = env.event_probe("logistics.shipment.waybill_voided").await;
+    let void = |s: &Shipment| VoidWaybillRequest {
+        idempotency_key: key(),
+        actor: merchant(),
+        shipment_id: s.shipment_id.clone(),
+        reason: "order canceled".into(),
+    };
+
+    let s = create(&mut c, "SF", "SF9001").await;
+    let voided = c
+        .void_waybill(void(&s))
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap();
+    assert_eq!(voided.waybill_state, WaybillState::Voided as i32);
+    assert_eq!(voided.state, ShipmentState::Voided as i32);
+    assert_eq!(voided.void_reason, "order canceled");
+    events
+        .wait_for(WAIT, |e| e.event.entity_id == s.shipment_id)
+        .await
+        .expect("voided event");
+    let err = c
+        .record_tracking_event(scan_req(&s, "v1", TrackingStatus::PickedUp, Utc::now()))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "shipment_voided");
+    let err = c.void_waybill(void(&s)).await.unwrap_err();
+    assert_rule(&err, "invalid_waybill_transition");
+
+    let picked = create(&mut c, "SF", "SF9002").await;
+    scan(&mut c, &picked, "p1", TrackingStatus::PickedUp, Utc::now()).await;
+    let err = c.void_waybill(void(&picked)).await.unwrap_err();
+    assert_rule(&err, "shipment_already_picked_up");
+    assert_eq!(
+        get(&mut c, &picked.shipment_id).await.waybill_state,
+        WaybillState::Created as i32
+    );
+}
+
+#[tokio::test]
+async fn concurrent_duplicate_scans_store_one_event() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let s = create(&mut c, "SF", "SF10001").await;
+    let at = Utc::now() - ChronoDuration::hours(1);
+    let calls = (0..6).map(|_| {
+        let mut client = c.clone();
+        let req = scan_req(&s, "same", TrackingStatus::PickedUp, at);
+        async move { client.record_tracking_event(req).await }
+    });
+    let results = futures::future::join_all(calls).await;
+    let mut fresh = 0;
+    for r in results {
+        let r = r.unwrap().into_inner();
+        if !r.duplicate {
+            fresh += 1;
+        }
+        assert_eq!(r.shipment.unwrap().state, ShipmentState::PickedUp as i32);
+    }
+    assert_eq!(fresh, 1);
+    let stored = c
+        .list_tracking_events(ListTrackingEventsRequest {
+            actor: system(),
+            shipment_id: s.shipment_id.clone(),
+            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(stored.len(), 1);
+}

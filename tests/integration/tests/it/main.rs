@@ -1,0 +1,14 @@
+//! Black-box tests: each test starts the real service binaries against the real PostgreSQL (a
+//! throwaway database per test) and RabbitMQ (a unique prefix per test) and drives them over gRPC.
+//! Build the binaries first: `just test` does.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod complaints;
+mod logistics;
+mod orders;
+mod payments;
+mod repairs;
+mod returns;
