@@ -11,7 +11,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 for s in "$@"; do
-  target/debug/aftersales-"$s" serve > >(sed -u "s/^/[$s] /") 2>&1 &
+  target/debug/aftersales-"$s" serve > >(trap '' INT TERM; exec sed -u "s/^/[$s] /") 2>&1 &
   pids+=("$!")
 done
 # The first process to exit (crash or Ctrl-C) stops the rest.

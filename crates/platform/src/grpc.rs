@@ -29,8 +29,8 @@ pub async fn serve(
         .set_service_status(service_name, ServingStatus::Serving)
         .await;
 
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let reflection_v1 = reflection(service_name).build_v1()?;
+    let reflection_v1alpha = reflection(service_name).build_v1alpha()?;
 
     let addr = listener.local_addr()?;
     tracing::info!(%addr, service = service_name, "grpc server listening");
@@ -57,8 +57,11 @@ pub async fn serve(
     Ok(())
 }
 
-fn reflection() -> tonic_reflection::server::Builder<'static> {
+/// Reflection over every API descriptor, advertising only this process's service and health.
+fn reflection(service_name: &'static str) -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
+        .with_service_name(service_name)
+        .with_service_name("grpc.health.v1.Health")
         .register_encoded_file_descriptor_set(aftersales_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }

@@ -47,7 +47,10 @@ pub fn init(service_name: &str, settings: &TelemetrySettings) -> TelemetryGuard 
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(true)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed(),
     };
     let _ = tracing_subscriber::registry()
         .with(filter)
