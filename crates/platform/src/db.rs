@@ -88,7 +88,41 @@ pub async fn drop_database(url: &str) -> anyhow::Result<()> {
 
 /// Migrations of the platform tables; services append their own after these.
 pub fn platform_migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(PlatformTables)]
+    vec![Box::new(PlatformTables), Box::new(OutboxRejects)]
+}
+
+/// Outbox rows that can never be published (unknown exchange, undecodable body) are set aside
+/// with a reason instead of blocking the rows behind them.
+struct OutboxRejects;
+
+impl MigrationName for OutboxRejects {
+    fn name(&self) -> &str {
+        "m0000_platform_outbox_rejects"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for OutboxRejects {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS rejected_at TIMESTAMPTZ, \
+                 ADD COLUMN IF NOT EXISTS rejected_reason TEXT",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "ALTER TABLE outbox DROP COLUMN IF EXISTS rejected_at, DROP COLUMN IF EXISTS rejected_reason",
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 struct PlatformTables;

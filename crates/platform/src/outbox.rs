@@ -106,7 +106,8 @@ pub async fn relay_batch(
         .query_all_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
             "SELECT id, exchange, routing_key, headers, body FROM outbox \
-             WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+             WHERE published_at IS NULL AND rejected_at IS NULL \
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             [(batch_size as i64).into()],
         ))
         .await?;
@@ -117,6 +118,8 @@ pub async fn relay_batch(
     let claimed = rows.len();
     let mut published: Vec<i64> = Vec::with_capacity(claimed);
     let mut failed: Vec<i64> = Vec::new();
+    // Rows that can never be published are set aside (and logged) so they block nothing.
+    let mut rejected: Vec<(i64, String)> = Vec::new();
     for row in rows {
         let id: i64 = row.try_get_by("id")?;
         let exchange: String = row.try_get_by("exchange")?;
@@ -124,11 +127,22 @@ pub async fn relay_batch(
         let headers: serde_json::Value = row.try_get_by("headers")?;
         let body: Vec<u8> = row.try_get_by("body")?;
         let Some(exchange) = Exchange::parse(&exchange) else {
-            tracing::error!(id, exchange, "outbox row names an unknown exchange");
-            failed.push(id);
+            tracing::error!(
+                id,
+                exchange,
+                "outbox row names an unknown exchange, set aside"
+            );
+            rejected.push((id, format!("unknown exchange {exchange}")));
             continue;
         };
-        let envelope = Envelope::decode(body.as_slice())?;
+        let envelope = match Envelope::decode(body.as_slice()) {
+            Ok(e) => e,
+            Err(err) => {
+                tracing::error!(id, error = %err, "outbox row is not an envelope, set aside");
+                rejected.push((id, format!("undecodable envelope: {err}")));
+                continue;
+            }
+        };
         let props = properties(&envelope, &headers);
         let name = broker.topology().exchange(exchange);
         match broker.publish(&name, &routing_key, &body, props).await {
@@ -156,11 +170,19 @@ pub async fn relay_batch(
         ))
         .await?;
     }
+    for (id, reason) in &rejected {
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "UPDATE outbox SET rejected_at = now(), rejected_reason = $2 WHERE id = $1",
+            [(*id).into(), reason.clone().into()],
+        ))
+        .await?;
+    }
     txn.commit().await?;
-    if published.len() < claimed {
+    if published.len() + rejected.len() < claimed {
         anyhow::bail!(
             "{} of {claimed} outbox messages not confirmed",
-            claimed - published.len()
+            claimed - published.len() - rejected.len()
         );
     }
     Ok(claimed)

@@ -346,3 +346,37 @@ async fn dead_letters(h: &Harness) -> u32 {
         .unwrap();
     q.message_count()
 }
+
+#[tokio::test]
+async fn a_poison_outbox_row_is_set_aside_and_blocks_nothing() {
+    let h = harness().await;
+    let mut probe = h.env.event_probe("test.#").await;
+    h.db.execute_unprepared(
+        "INSERT INTO outbox (message_id, exchange, routing_key, message_type, body) \
+         VALUES (gen_random_uuid(), 'events', 'test.thing.bad', 'x', '\\x0102ff'::bytea)",
+    )
+    .await
+    .unwrap();
+    let snap = Money {
+        minor_units: 1,
+        currency: "CNY".into(),
+    };
+    let good = messages::domain_event("test", "test.thing.good", "t-6", "NEW", &[], &snap);
+    h.store
+        .transaction(move |tx| Box::pin(async move { tx.publish(&good).await }))
+        .await
+        .unwrap();
+    let got = probe
+        .wait_for(Duration::from_secs(10), |_| true)
+        .await
+        .expect("good row published");
+    assert_eq!(got.routing_key, "test.thing.good");
+    assert_eq!(
+        count(
+            &h.db,
+            "SELECT count(*)::bigint FROM outbox WHERE rejected_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+}

@@ -202,8 +202,10 @@ impl Interception {
         use InterceptionState::*;
         match (status, self.state) {
             (TrackingStatus::Signed, Requested | Accepted) => {
+                // Requested and Accepted can always fail; the match arm guarantees it.
+                let event = self.move_to(Failed, now).ok()?;
                 self.failure_reason = Some("already signed".into());
-                self.move_to(Failed, now).ok()
+                Some(event)
             }
             (TrackingStatus::ReturnedToSender, Requested | Accepted | Intercepted) => {
                 self.state = ReturnedToSender;

@@ -52,10 +52,15 @@ pub enum Window {
 impl PolicySnapshot {
     /// Which window `now` falls in for goods signed for at `signed_at`. Each bound is inclusive.
     pub fn window(&self, signed_at: DateTime<Utc>, now: DateTime<Utc>) -> Window {
-        let days = |d: u32| signed_at + chrono::Duration::days(i64::from(d));
+        // Saturating: a window past the calendar's end simply never closes.
+        let days = |d: u32| {
+            signed_at
+                .checked_add_signed(chrono::Duration::days(i64::from(d)))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        };
         let warranty_end = signed_at
             .checked_add_months(Months::new(self.warranty_months))
-            .unwrap_or(signed_at);
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         if now <= days(self.no_reason_days) {
             Window::NoReason
         } else if now <= days(self.exchange_quality_days) {
@@ -113,6 +118,11 @@ pub struct OrderSnapshot {
     pub lines: Vec<OrderLineSnapshot>,
 }
 
+/// Bounds on policy values accepted from the orders service (the same as its config limits), so that no window
+/// arithmetic can leave the calendar.
+pub const MAX_WINDOW_DAYS: u32 = 3650;
+pub const MAX_WARRANTY_MONTHS: u32 = 240;
+
 impl OrderSnapshot {
     pub fn line(&self, id: OrderLineId) -> Option<&OrderLineSnapshot> {
         self.lines.iter().find(|l| l.line_id == id)
@@ -156,6 +166,30 @@ impl OrderSnapshot {
                     v.push(FieldViolation::new(
                         format!("lines[{i}].{field}.currency"),
                         "must be the order currency",
+                    ));
+                }
+            }
+            for (field, value, max) in [
+                (
+                    "no_reason_days",
+                    line.policy.no_reason_days,
+                    MAX_WINDOW_DAYS,
+                ),
+                (
+                    "exchange_quality_days",
+                    line.policy.exchange_quality_days,
+                    MAX_WINDOW_DAYS,
+                ),
+                (
+                    "warranty_months",
+                    line.policy.warranty_months,
+                    MAX_WARRANTY_MONTHS,
+                ),
+            ] {
+                if value > max {
+                    v.push(FieldViolation::new(
+                        format!("lines[{i}].policy.{field}"),
+                        format!("must be at most {max}"),
                     ));
                 }
             }
@@ -245,6 +279,41 @@ mod tests {
         for (after, want) in cases {
             assert_eq!(p.window(s, s + after), want, "{after}");
         }
+    }
+
+    #[test]
+    fn windows_past_the_calendar_end_never_panic() {
+        let p = PolicySnapshot {
+            no_reason_days: u32::MAX,
+            exchange_quality_days: u32::MAX,
+            warranty_months: u32::MAX,
+            ..PolicySnapshot::default()
+        };
+        let near_end = DateTime::<Utc>::MAX_UTC - Duration::days(1);
+        assert_eq!(p.window(near_end, near_end), Window::NoReason);
+        assert_eq!(
+            p.window(t0(), t0() + Duration::days(10_000)),
+            Window::NoReason
+        );
+    }
+
+    #[test]
+    fn snapshot_policy_values_are_bounded() {
+        let mut o = order();
+        o.lines[0].policy.no_reason_days = MAX_WINDOW_DAYS + 1;
+        o.lines[0].policy.warranty_months = MAX_WARRANTY_MONTHS + 1;
+        let Err(DomainError::Invalid(v)) = o.validate() else {
+            panic!("expected invalid")
+        };
+        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
+        assert!(
+            fields.contains(&"lines[0].policy.no_reason_days"),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&"lines[0].policy.warranty_months"),
+            "{fields:?}"
+        );
     }
 
     #[test]
