@@ -1,12 +1,17 @@
 //! The payment provider adapter: the API calls it with a [`ProviderRequest`] (whose idempotency
-//! key is our entity id, so a retried call never moves money twice) and records the
+//! key is derived from the client's idempotency key, so a retried request never moves money
+//! twice, even when our commit after the provider call was lost) and records the
 //! [`ProviderOutcome`]. The built-in [`Sandbox`] simulates latency, refusals, timeouts and late
 //! confirmations with the configured rates.
 
 use crate::domain::{
     ProviderOperation, ProviderOutcome, ProviderRequest, SandboxDecision, SandboxSettings,
 };
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 /// A payment provider.
 #[async_trait::async_trait]
@@ -37,15 +42,34 @@ pub async fn call(
     }
 }
 
-/// The sandbox provider.
+/// The sandbox provider. Like a real provider it is idempotent: a repeated key gets the first
+/// final answer back (kept in memory for the life of the process).
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     settings: SandboxSettings,
+    answered: Arc<Mutex<HashMap<String, ProviderOutcome>>>,
 }
 
 impl Sandbox {
     pub fn new(settings: SandboxSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            answered: Arc::default(),
+        }
+    }
+
+    fn remembered(&self, key: &str) -> Option<ProviderOutcome> {
+        self.answered.lock().ok()?.get(key).cloned()
+    }
+
+    fn remember(&self, key: &str, outcome: &ProviderOutcome) {
+        if matches!(
+            outcome,
+            ProviderOutcome::Succeeded { .. } | ProviderOutcome::Failed { .. }
+        ) && let Ok(mut map) = self.answered.lock()
+        {
+            map.entry(key.to_owned()).or_insert_with(|| outcome.clone());
+        }
     }
 }
 
@@ -74,10 +98,19 @@ impl PaymentProvider for Sandbox {
         if self.settings.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.settings.latency_ms)).await;
         }
+        let key = format!(
+            "{}:{}",
+            operation_name(request.operation),
+            request.idempotency_key
+        );
+        if let Some(first) = self.remembered(&key) {
+            tracing::debug!(key = %request.idempotency_key, "sandbox provider replay");
+            return first;
+        }
         let roll: f64 = rand::random();
         let decision = self.settings.decide(roll);
         tracing::debug!(key = %request.idempotency_key, ?decision, "sandbox provider call");
-        match decision {
+        let outcome = match decision {
             SandboxDecision::Succeed => ProviderOutcome::Succeeded {
                 reference: sandbox_reference(request),
             },
@@ -86,7 +119,9 @@ impl PaymentProvider for Sandbox {
             },
             SandboxDecision::Timeout => ProviderOutcome::Timeout,
             SandboxDecision::ConfirmLate => ProviderOutcome::Pending,
-        }
+        };
+        self.remember(&key, &outcome);
+        outcome
     }
 
     fn late_confirmation_delay(&self) -> Option<Duration> {
@@ -142,6 +177,18 @@ mod tests {
             };
             assert_eq!(got, want);
         }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_key_gets_the_first_final_answer() {
+        let s = sandbox(0.5, 0.0, 0.0);
+        let first = s.execute(&request()).await;
+        for _ in 0..20 {
+            assert_eq!(s.execute(&request()).await, first, "same key, same answer");
+        }
+        let mut other = request();
+        other.operation = ProviderOperation::Charge;
+        let _ = s.execute(&other).await; // a different operation is its own call
     }
 
     #[tokio::test]

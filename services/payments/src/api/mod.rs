@@ -986,7 +986,15 @@ impl PaymentsService for PaymentsApi {
                             // Release the authorization or refund the capture; the provider key
                             // `<charge>:void` makes a retried void safe.
                             match provider::call(&*provider, &call, timeout).await {
-                                ProviderOutcome::Succeeded { .. } | ProviderOutcome::Pending => {}
+                                ProviderOutcome::Succeeded { .. } => {}
+                                // Not confirmed is not done: nothing is saved and the caller
+                                // retries (the provider key makes the retry safe).
+                                ProviderOutcome::Pending => {
+                                    return Err(AppError::Unavailable(
+                                        "payment provider has not confirmed the void yet, retry"
+                                            .into(),
+                                    ));
+                                }
                                 ProviderOutcome::Failed { reason } => {
                                     return Err(AppError::Unavailable(format!(
                                         "payment provider refused the void, retry: {reason}"

@@ -2,6 +2,7 @@
 //! `PENDING → SUCCEEDED | FAILED`; `PENDING | SUCCEEDED → VOIDED` (the saga compensation:
 //! release the authorization, or refund the captured money).
 
+use super::provider::provider_key;
 use crate::domain::validate::IdempotencyKey;
 use crate::domain::{
     Actor, ActorKind, BuyerId, ChargeId, CreditSource, Event, MerchantId, PaymentMethod,
@@ -140,7 +141,7 @@ impl Charge {
         (self.status == ChargeStatus::Pending && self.method != PaymentMethod::StoreCredit).then(
             || ProviderRequest {
                 operation: ProviderOperation::Charge,
-                idempotency_key: self.id.to_string(),
+                idempotency_key: provider_key("charge", "", self.idempotency_key.as_str()),
                 amount: self.amount,
                 method: self.method,
                 original_reference: None,

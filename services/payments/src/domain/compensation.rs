@@ -3,6 +3,7 @@
 //! issued it. Store credit and coupons are ISSUED at once; cash goes through the provider:
 //! `PENDING → ISSUED | FAILED | MANUAL_REVIEW`, `MANUAL_REVIEW → ISSUED | FAILED`.
 
+use super::provider::provider_key;
 use crate::domain::validate::{self, IdempotencyKey};
 use crate::domain::{
     Actor, ActorKind, BuyerId, CaseId, CompensationId, ComplaintId, CreditSource, Event,
@@ -214,7 +215,7 @@ impl Compensation {
         (self.payout == Payout::Cash && self.status == CompensationStatus::Pending).then(|| {
             ProviderRequest {
                 operation: ProviderOperation::Payout,
-                idempotency_key: self.id.to_string(),
+                idempotency_key: provider_key("payout", "", self.idempotency_key.as_str()),
                 amount: self.amount,
                 method,
                 original_reference: None,

@@ -6,6 +6,14 @@ use crate::domain::PaymentMethod;
 use crate::domain::validate;
 use aftersales_kernel::{DomainError, Money, limits};
 
+/// The idempotency key we give the provider for one client request: derived from the client's
+/// own idempotency key (and its scope), never from an id generated per attempt. If the provider
+/// moved money but our commit was lost, the client's retry presents the same key again and the
+/// provider answers with the first result instead of moving money a second time.
+pub fn provider_key(operation: &str, scope: &str, client_key: &str) -> String {
+    format!("{operation}:{scope}:{client_key}")
+}
+
 /// What the provider answered (or failed to answer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderOutcome {
@@ -107,5 +115,26 @@ mod tests {
         assert!(ProviderOutcome::Failed { reason: "x".into() }.is_final());
         assert!(!ProviderOutcome::Pending.is_final());
         assert!(!ProviderOutcome::Timeout.is_final());
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::provider_key;
+
+    #[test]
+    fn provider_keys_are_stable_per_client_request() {
+        assert_eq!(
+            provider_key("refund", "m1", "k1"),
+            provider_key("refund", "m1", "k1")
+        );
+        assert_ne!(
+            provider_key("refund", "m1", "k1"),
+            provider_key("refund", "m2", "k1")
+        );
+        assert_ne!(
+            provider_key("refund", "m1", "k1"),
+            provider_key("charge", "m1", "k1")
+        );
     }
 }

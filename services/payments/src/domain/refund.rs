@@ -5,6 +5,7 @@
 //! confirmation or a manual resolution arrives through [`Refund::confirm`]. Refunds to store
 //! credit are settled in-house by [`Refund::settle_to_store_credit`].
 
+use super::provider::provider_key;
 use crate::domain::validate::{self, IdempotencyKey};
 use crate::domain::{
     Actor, ActorKind, BuyerId, CaseId, CreditSource, Event, MerchantId, OrderId, Payment,
@@ -225,7 +226,11 @@ impl Refund {
         }
         Some(ProviderRequest {
             operation: ProviderOperation::Refund,
-            idempotency_key: self.id.to_string(),
+            idempotency_key: provider_key(
+                "refund",
+                &self.merchant_id.to_string(),
+                self.idempotency_key.as_str(),
+            ),
             amount: self.amount,
             method: payment.method,
             original_reference: Some(payment.provider_reference.clone()),
@@ -1014,7 +1019,14 @@ mod tests {
         let mut r = refund(&mut p, 100);
         let req = r.provider_request(&p).unwrap();
         assert_eq!(req.operation, ProviderOperation::Refund);
-        assert_eq!(req.idempotency_key, r.id.to_string());
+        assert_eq!(
+            req.idempotency_key,
+            provider_key(
+                "refund",
+                &r.merchant_id.to_string(),
+                r.idempotency_key.as_str()
+            )
+        );
         assert_eq!(req.original_reference.as_deref(), Some("psp-capture-1"));
         r.apply_outcome(&mut p, ProviderOutcome::Timeout, t0())
             .unwrap();
