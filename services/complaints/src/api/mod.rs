@@ -7,7 +7,7 @@ use crate::domain::{
     Actor, ActorKind, Complaint, ComplaintId, CustomerId, DsrMonth, DsrRating, DsrScores,
     DsrSummary, Event, FollowUp, MerchantId, NewComplaint, NewDsrRating, NewServiceRating,
     NewWorkOrder, OrderId, Policy, RatingSubject, RatingSubjectType, ServiceRating, ServiceScores,
-    Target, WorkOrder, WorkOrderId, validate,
+    Target, WorkOrder, WorkOrderId, check_rework_allowed, validate,
 };
 use crate::messaging::events;
 use crate::storage::repo::{self, ComplaintFilter, StatsFilter, WorkOrderFilter};
@@ -33,7 +33,9 @@ impl ComplaintsApi {
 
 type ComplaintChange =
     Box<dyn FnOnce(&mut Complaint, DateTime<Utc>) -> AppResult<Option<Event>> + Send>;
-type WorkOrderChange = Box<dyn FnOnce(&mut WorkOrder, DateTime<Utc>) -> AppResult<Event> + Send>;
+/// A change to a work order; it sees the work order's complaint (locked first) when it has one.
+type WorkOrderChange =
+    Box<dyn FnOnce(&mut WorkOrder, Option<&Complaint>, DateTime<Utc>) -> AppResult<Event> + Send>;
 
 /// The current time at the database's precision (microseconds), so that a response built from
 /// memory equals what a later read returns.
@@ -105,8 +107,15 @@ impl ComplaintsApi {
             .store
             .idempotent(scope, key, req, move |tx| {
                 Box::pin(async move {
+                    // Lock order: complaint, then work order (as CreateWorkOrder and
+                    // ResolveComplaint do), so a reopened work order cannot slip past a resolve.
+                    let linked = repo::load_work_order(tx.conn(), id).await?.complaint_id;
+                    let complaint = match linked {
+                        Some(cid) => Some(repo::load_complaint_for_update(tx.conn(), cid).await?),
+                        None => None,
+                    };
                     let mut wo = repo::load_work_order_for_update(tx.conn(), id).await?;
-                    let event = change(&mut wo, now)?;
+                    let event = change(&mut wo, complaint.as_ref(), now)?;
                     repo::save_work_order(tx.conn(), &wo).await?;
                     tx.publish(&events::work_order_event(&wo, event)).await?;
                     Ok(Out {
@@ -661,7 +670,7 @@ impl ComplaintsService for ComplaintsApi {
                 &req.idempotency_key,
                 &req,
                 id,
-                Box::new(move |w, now| w.assign(&actor, &assignee, now).app()),
+                Box::new(move |w, _complaint, now| w.assign(&actor, &assignee, now).app()),
             )
             .await?;
         Ok(Response::new(pb::AssignWorkOrderResponse {
@@ -682,7 +691,7 @@ impl ComplaintsService for ComplaintsApi {
                 &req.idempotency_key,
                 &req,
                 id,
-                Box::new(move |w, now| w.start(&actor, now).app()),
+                Box::new(move |w, _complaint, now| w.start(&actor, now).app()),
             )
             .await?;
         Ok(Response::new(pb::StartWorkOrderResponse {
@@ -704,7 +713,7 @@ impl ComplaintsService for ComplaintsApi {
                 &req.idempotency_key,
                 &req,
                 id,
-                Box::new(move |w, now| w.complete(&actor, &result, now).app()),
+                Box::new(move |w, _complaint, now| w.complete(&actor, &result, now).app()),
             )
             .await?;
         Ok(Response::new(pb::CompleteWorkOrderResponse {
@@ -726,7 +735,7 @@ impl ComplaintsService for ComplaintsApi {
                 &req.idempotency_key,
                 &req,
                 id,
-                Box::new(move |w, now| w.reject(&actor, &reason, now).app()),
+                Box::new(move |w, _complaint, now| w.reject(&actor, &reason, now).app()),
             )
             .await?;
         Ok(Response::new(pb::RejectWorkOrderResponse {
@@ -754,7 +763,12 @@ impl ComplaintsService for ComplaintsApi {
                 &req.idempotency_key,
                 &req,
                 id,
-                Box::new(move |w, now| w.verify(&actor, accepted, &note, now).app()),
+                Box::new(move |w, complaint, now| {
+                    if !accepted {
+                        check_rework_allowed(complaint.map(|c| c.status)).app()?;
+                    }
+                    w.verify(&actor, accepted, &note, now).app()
+                }),
             )
             .await?;
         Ok(Response::new(pb::VerifyWorkOrderResponse {

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::validate;
 use crate::domain::{
-    Actor, CaseId, Complaint, ComplaintId, Event, MerchantId, OrderId, Policy, RepairId,
-    ShipmentId, TransferId, WorkOrderId, invalid_transition, not_allowed,
+    Actor, CaseId, Complaint, ComplaintId, ComplaintStatus, Event, MerchantId, OrderId, Policy,
+    RepairId, ShipmentId, TransferId, WorkOrderId, invalid_transition, not_allowed,
 };
 
 text_enum!(
@@ -338,6 +338,9 @@ impl WorkOrder {
 
     /// Requester's check (staff or system): DONE or REJECTED → VERIFIED when `accepted`;
     /// otherwise → ASSIGNED for rework, with a note (field `note`) required.
+    /// Accepts finished work (VERIFIED) or sends it back for rework (ASSIGNED, note required).
+    /// Rework of a work order whose complaint is resolved or closed is refused first with
+    /// [`check_rework_allowed`].
     pub fn verify(
         &mut self,
         actor: &Actor,
@@ -922,5 +925,44 @@ mod tests {
             wh.clone().start(&own, t0()).unwrap_err().rule_name(),
             Some("actor_not_allowed")
         );
+    }
+}
+
+/// Rework reopens a work order; that is refused once its complaint is resolved or closed, since
+/// the complaint was resolved on the strength of this work being finished (`complaint_resolved`).
+pub fn check_rework_allowed(complaint_status: Option<ComplaintStatus>) -> Result<(), DomainError> {
+    match complaint_status {
+        Some(s @ (ComplaintStatus::Resolved | ComplaintStatus::Closed)) => Err(DomainError::rule(
+            "complaint_resolved",
+            format!(
+                "the work order's complaint is {}; reopen the complaint first",
+                s.as_str()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod rework_tests {
+    use super::*;
+
+    #[test]
+    fn rework_is_refused_once_the_complaint_is_resolved() {
+        use ComplaintStatus as C;
+        let cases = [
+            (None, true),
+            (Some(C::Investigating), true),
+            (Some(C::Reopened), true),
+            (Some(C::Resolved), false),
+            (Some(C::Closed), false),
+        ];
+        for (status, ok) in cases {
+            let got = check_rework_allowed(status);
+            assert_eq!(got.is_ok(), ok, "{status:?}");
+            if !ok {
+                assert_eq!(got.unwrap_err().rule_name(), Some("complaint_resolved"));
+            }
+        }
     }
 }

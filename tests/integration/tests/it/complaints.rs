@@ -1292,3 +1292,79 @@ async fn an_invalid_time_zone_fails_the_start_naming_the_key() {
     );
     assert!(log.contains("service.dsr_time_zone"), "{log}");
 }
+
+#[tokio::test]
+async fn rework_is_refused_once_the_complaint_is_resolved() {
+    let env = TestEnv::new();
+    let mut client = ComplaintsServiceClient::new(env.start("complaints", &[]).await);
+    let c = create(&mut client, &id()).await;
+    acknowledge(&mut client, &c.complaint_id).await;
+    investigate(&mut client, &c.complaint_id).await;
+    let mut req = work_order_req(&c.complaint_id, Department::Warehouse);
+    req.assignee = "wh-lead".into();
+    let wo = client
+        .create_work_order(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .work_order
+        .unwrap();
+    let wid = wo.work_order_id.clone();
+    client
+        .start_work_order(StartWorkOrderRequest {
+            idempotency_key: key(),
+            actor: staff(),
+            work_order_id: wid.clone(),
+        })
+        .await
+        .unwrap();
+    client
+        .complete_work_order(CompleteWorkOrderRequest {
+            idempotency_key: key(),
+            actor: staff(),
+            work_order_id: wid.clone(),
+            result: "parcel found".into(),
+        })
+        .await
+        .unwrap();
+    resolve(&mut client, &c.complaint_id, true).await.unwrap();
+
+    let err = client
+        .verify_work_order(VerifyWorkOrderRequest {
+            idempotency_key: key(),
+            actor: staff(),
+            work_order_id: wid.clone(),
+            accepted: false,
+            note: "redo it".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_rule(&err, "complaint_resolved");
+    let after = client
+        .get_work_order(GetWorkOrderRequest {
+            work_order_id: wid.clone(),
+            actor: staff(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .work_order
+        .unwrap();
+    assert_eq!(
+        after.status,
+        WorkOrderStatus::Done as i32,
+        "nothing reopened"
+    );
+
+    // Accepting the finished work is still possible.
+    client
+        .verify_work_order(VerifyWorkOrderRequest {
+            idempotency_key: key(),
+            actor: staff(),
+            work_order_id: wid,
+            accepted: true,
+            note: String::new(),
+        })
+        .await
+        .unwrap();
+}
