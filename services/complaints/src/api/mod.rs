@@ -7,7 +7,7 @@ use crate::domain::{
     Actor, ActorKind, Complaint, ComplaintId, CustomerId, DsrMonth, DsrRating, DsrScores,
     DsrSummary, Event, FollowUp, MerchantId, NewComplaint, NewDsrRating, NewServiceRating,
     NewWorkOrder, OrderId, Policy, RatingSubject, RatingSubjectType, ServiceRating, ServiceScores,
-    Target, WorkOrder, WorkOrderId, check_rework_allowed, validate,
+    Target, WorkOrder, WorkOrderId, validate,
 };
 use crate::messaging::events;
 use crate::storage::repo::{self, ComplaintFilter, StatsFilter, WorkOrderFilter};
@@ -764,10 +764,7 @@ impl ComplaintsService for ComplaintsApi {
                 &req,
                 id,
                 Box::new(move |w, complaint, now| {
-                    if !accepted {
-                        check_rework_allowed(complaint.map(|c| c.status)).app()?;
-                    }
-                    w.verify(&actor, accepted, &note, now).app()
+                    w.verify(&actor, complaint, accepted, &note, now).app()
                 }),
             )
             .await?;

@@ -87,7 +87,6 @@ pub use stats::ComplaintStats;
 pub use validate::IdempotencyKey;
 pub use work_order::{
     Department, NewWorkOrder, SlaStatus, Target, WorkOrder, WorkOrderStatus, WorkOrderTransfer,
-    check_rework_allowed,
 };
 
 use aftersales_kernel::DomainError;

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::validate;
 use crate::domain::{
-    Actor, CaseId, Complaint, ComplaintId, ComplaintStatus, Event, MerchantId, OrderId, Policy,
-    RepairId, ShipmentId, TransferId, WorkOrderId, invalid_transition, not_allowed,
+    Actor, CaseId, Complaint, ComplaintId, Event, MerchantId, OrderId, Policy, RepairId,
+    ShipmentId, TransferId, WorkOrderId, invalid_transition, not_allowed,
 };
 
 text_enum!(
@@ -337,13 +337,14 @@ impl WorkOrder {
     }
 
     /// Requester's check (staff or system): DONE or REJECTED → VERIFIED when `accepted`;
-    /// otherwise → ASSIGNED for rework, with a note (field `note`) required.
-    /// Accepts finished work (VERIFIED) or sends it back for rework (ASSIGNED, note required).
-    /// Rework of a work order whose complaint is resolved or closed is refused first with
-    /// [`check_rework_allowed`].
+    /// otherwise → ASSIGNED for rework, with a note (field `note`) required. `complaint` is the
+    /// linked complaint when `complaint_id` is set: rework reopens the work order, so it is
+    /// refused once that complaint is RESOLVED or CLOSED (`complaint_resolved`), since it was
+    /// resolved on the strength of this work being finished. Accepting stays possible.
     pub fn verify(
         &mut self,
         actor: &Actor,
+        complaint: Option<&Complaint>,
         accepted: bool,
         note: &str,
         now: DateTime<Utc>,
@@ -359,6 +360,15 @@ impl WorkOrder {
             WorkOrderStatus::Done | WorkOrderStatus::Rejected
         ) {
             return Err(self.refuse("verified"));
+        }
+        if !accepted && let Some(c) = complaint.filter(|c| !c.status.is_open()) {
+            return Err(DomainError::rule(
+                "complaint_resolved",
+                format!(
+                    "complaint is {}; reopen it before sending its work order back for rework",
+                    c.status.as_str().to_lowercase()
+                ),
+            ));
         }
         self.verification_note = note;
         if accepted {
@@ -522,7 +532,7 @@ mod tests {
                 S::InProgress => w.start(&s, t),
                 S::Done => w.complete(&s, "found it", t),
                 S::Rejected => w.reject(&s, "not ours", t),
-                S::Verified => w.verify(&s, true, "", t),
+                S::Verified => w.verify(&s, None, true, "", t),
                 S::Open => Ok(Event::WorkOrderCreated),
             }
             .unwrap();
@@ -635,6 +645,51 @@ mod tests {
         }
     }
 
+    #[test]
+    fn rework_is_refused_once_the_complaint_is_resolved() {
+        use ComplaintStatus as C;
+        for (status, rework_ok) in [
+            (C::Investigating, true),
+            (C::Reopened, true),
+            (C::Escalated, true),
+            (C::Resolved, false),
+            (C::Closed, false),
+        ] {
+            let mut c = new_complaint();
+            c.status = status;
+            let mut w = wo_in(S::Done);
+            w.complaint_id = Some(c.id);
+            let got = w.clone().verify(&staff(), Some(&c), false, "redo", t0());
+            match got {
+                Ok(e) => {
+                    assert!(rework_ok, "{status:?}");
+                    assert_eq!(e, Event::WorkOrderReworkRequested);
+                }
+                Err(e) => {
+                    assert!(!rework_ok, "{status:?}");
+                    assert_eq!(e.rule_name(), Some("complaint_resolved"));
+                }
+            }
+            // Accepting the finished work is never blocked by the complaint.
+            assert_eq!(
+                w.verify(&staff(), Some(&c), true, "", t0()),
+                Ok(Event::WorkOrderVerified),
+                "{status:?}"
+            );
+        }
+        // Without a complaint, rework is a plain state change.
+        let mut w = wo_in(S::Rejected);
+        assert_eq!(
+            w.verify(&staff(), None, false, "redo", t0()),
+            Ok(Event::WorkOrderReworkRequested)
+        );
+        // The state check comes first: a refused edge stays invalid_transition.
+        let mut c = new_complaint();
+        c.status = C::Resolved;
+        let got = wo_in(S::Assigned).verify(&staff(), Some(&c), false, "redo", t0());
+        assert_eq!(got.unwrap_err().rule_name(), Some("invalid_transition"));
+    }
+
     type Op = fn(&mut WorkOrder, &Actor, DateTime<Utc>) -> Result<Event, DomainError>;
 
     fn op(name: &str) -> Op {
@@ -643,8 +698,8 @@ mod tests {
             "start" => |w, a, t| w.start(a, t),
             "complete" => |w, a, t| w.complete(a, "done", t),
             "reject" => |w, a, t| w.reject(a, "cannot", t),
-            "verify" => |w, a, t| w.verify(a, true, "", t),
-            "rework" => |w, a, t| w.verify(a, false, "redo", t),
+            "verify" => |w, a, t| w.verify(a, None, true, "", t),
+            "rework" => |w, a, t| w.verify(a, None, false, "redo", t),
             "transfer" => |w, a, t| {
                 w.transfer(a, Department::Finance, None, "money", t)
                     .map(|(_, e)| e)
@@ -767,7 +822,7 @@ mod tests {
         // Answered work orders are not swept; REACHED stays REACHED through rework.
         let mut w = wo_in(S::Done);
         assert_eq!(w.check_sla(due + Duration::days(1)), None);
-        w.verify(&staff(), false, "incomplete", t0()).unwrap();
+        w.verify(&staff(), None, false, "incomplete", t0()).unwrap();
         assert_eq!(w.sla_status, SlaStatus::Reached);
         assert_eq!((w.finished_at, w.result.clone()), (None, None));
         assert_eq!(w.check_sla(due + Duration::days(1)), None);
@@ -869,7 +924,7 @@ mod tests {
             ),
             (
                 S::Done,
-                |w| w.verify(&Actor::staff("s"), false, "", t0()),
+                |w| w.verify(&Actor::staff("s"), None, false, "", t0()),
                 "note",
             ),
         ];
@@ -911,12 +966,12 @@ mod tests {
         // Verification is the requester's job.
         assert_eq!(
             w.clone()
-                .verify(&own, true, "", t0())
+                .verify(&own, None, true, "", t0())
                 .unwrap_err()
                 .rule_name(),
             Some("actor_not_allowed")
         );
-        w.verify(&staff(), true, "checked", t0()).unwrap();
+        w.verify(&staff(), None, true, "checked", t0()).unwrap();
         assert_eq!(w.verification_note.as_deref(), Some("checked"));
         // A warehouse work order is not the merchant's.
         let wh = open_wo();
@@ -925,44 +980,5 @@ mod tests {
             wh.clone().start(&own, t0()).unwrap_err().rule_name(),
             Some("actor_not_allowed")
         );
-    }
-}
-
-/// Rework reopens a work order; that is refused once its complaint is resolved or closed, since
-/// the complaint was resolved on the strength of this work being finished (`complaint_resolved`).
-pub fn check_rework_allowed(complaint_status: Option<ComplaintStatus>) -> Result<(), DomainError> {
-    match complaint_status {
-        Some(s @ (ComplaintStatus::Resolved | ComplaintStatus::Closed)) => Err(DomainError::rule(
-            "complaint_resolved",
-            format!(
-                "the work order's complaint is {}; reopen the complaint first",
-                s.as_str()
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod rework_tests {
-    use super::*;
-
-    #[test]
-    fn rework_is_refused_once_the_complaint_is_resolved() {
-        use ComplaintStatus as C;
-        let cases = [
-            (None, true),
-            (Some(C::Investigating), true),
-            (Some(C::Reopened), true),
-            (Some(C::Resolved), false),
-            (Some(C::Closed), false),
-        ];
-        for (status, ok) in cases {
-            let got = check_rework_allowed(status);
-            assert_eq!(got.is_ok(), ok, "{status:?}");
-            if !ok {
-                assert_eq!(got.unwrap_err().rule_name(), Some("complaint_resolved"));
-            }
-        }
     }
 }
