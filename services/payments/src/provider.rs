@@ -10,7 +10,7 @@ use crate::domain::{
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// A payment provider.
@@ -42,12 +42,23 @@ pub async fn call(
     }
 }
 
-/// The sandbox provider. Like a real provider it is idempotent: a repeated key gets the first
-/// final answer back (kept in memory for the life of the process).
+/// The sandbox provider. Like a real provider it is idempotent per key (kept in memory for the
+/// life of the process): a repeated key gets the first final answer back, and a key first
+/// answered `Pending` stays pending until its late confirmation is due, then answers
+/// `Succeeded` (the sandbox's late confirmations always succeed). A `Timeout` simulates a call
+/// that never reached the provider, so nothing is remembered for it.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     settings: SandboxSettings,
-    answered: Arc<Mutex<HashMap<String, ProviderOutcome>>>,
+    answered: Arc<Mutex<HashMap<String, Answer>>>,
+}
+
+/// What the sandbox remembers per key.
+#[derive(Debug, Clone)]
+enum Answer {
+    Final(ProviderOutcome),
+    /// Accepted at this instant; succeeds once the late confirmation delay has passed.
+    Pending(Instant),
 }
 
 impl Sandbox {
@@ -58,18 +69,56 @@ impl Sandbox {
         }
     }
 
-    fn remembered(&self, key: &str) -> Option<ProviderOutcome> {
-        self.answered.lock().ok()?.get(key).cloned()
-    }
-
-    fn remember(&self, key: &str, outcome: &ProviderOutcome) {
-        if matches!(
-            outcome,
-            ProviderOutcome::Succeeded { .. } | ProviderOutcome::Failed { .. }
-        ) && let Ok(mut map) = self.answered.lock()
-        {
-            map.entry(key.to_owned()).or_insert_with(|| outcome.clone());
+    /// Answers one call: replays what `key` got before, or draws a new outcome and remembers
+    /// it. One lock around both, so concurrent calls with the same key get the same answer.
+    fn answer(&self, key: String, request: &ProviderRequest) -> ProviderOutcome {
+        let mut answered = self
+            .answered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let late_after = Duration::from_millis(self.settings.late_confirmation_delay_ms);
+        match answered.get(&key) {
+            Some(Answer::Final(first)) => {
+                tracing::debug!(key = %request.idempotency_key, "sandbox provider replay");
+                return first.clone();
+            }
+            Some(Answer::Pending(since)) if now.duration_since(*since) < late_after => {
+                tracing::debug!(key = %request.idempotency_key, "sandbox provider still pending");
+                return ProviderOutcome::Pending;
+            }
+            Some(Answer::Pending(_)) => {
+                let done = ProviderOutcome::Succeeded {
+                    reference: sandbox_reference(request),
+                };
+                answered.insert(key, Answer::Final(done.clone()));
+                return done;
+            }
+            None => {}
         }
+        let roll: f64 = rand::random();
+        let decision = self.settings.decide(roll);
+        tracing::debug!(key = %request.idempotency_key, ?decision, "sandbox provider call");
+        let outcome = match decision {
+            SandboxDecision::Succeed => ProviderOutcome::Succeeded {
+                reference: sandbox_reference(request),
+            },
+            SandboxDecision::Fail => ProviderOutcome::Failed {
+                reason: "sandbox provider declined the operation".into(),
+            },
+            SandboxDecision::Timeout => ProviderOutcome::Timeout,
+            SandboxDecision::ConfirmLate => ProviderOutcome::Pending,
+        };
+        match &outcome {
+            ProviderOutcome::Succeeded { .. } | ProviderOutcome::Failed { .. } => {
+                answered.insert(key, Answer::Final(outcome.clone()));
+            }
+            ProviderOutcome::Pending => {
+                answered.insert(key, Answer::Pending(now));
+            }
+            ProviderOutcome::Timeout => {}
+        }
+        outcome
     }
 }
 
@@ -103,25 +152,7 @@ impl PaymentProvider for Sandbox {
             operation_name(request.operation),
             request.idempotency_key
         );
-        if let Some(first) = self.remembered(&key) {
-            tracing::debug!(key = %request.idempotency_key, "sandbox provider replay");
-            return first;
-        }
-        let roll: f64 = rand::random();
-        let decision = self.settings.decide(roll);
-        tracing::debug!(key = %request.idempotency_key, ?decision, "sandbox provider call");
-        let outcome = match decision {
-            SandboxDecision::Succeed => ProviderOutcome::Succeeded {
-                reference: sandbox_reference(request),
-            },
-            SandboxDecision::Fail => ProviderOutcome::Failed {
-                reason: "sandbox provider declined the operation".into(),
-            },
-            SandboxDecision::Timeout => ProviderOutcome::Timeout,
-            SandboxDecision::ConfirmLate => ProviderOutcome::Pending,
-        };
-        self.remember(&key, &outcome);
-        outcome
+        self.answer(key, request)
     }
 
     fn late_confirmation_delay(&self) -> Option<Duration> {
@@ -189,6 +220,79 @@ mod tests {
         let mut other = request();
         other.operation = ProviderOperation::Charge;
         let _ = s.execute(&other).await; // a different operation is its own call
+    }
+
+    /// The same sandbox memory under other rates: a retry that would draw differently.
+    fn sharing(first: &Sandbox, f: f64, t: f64, l: f64, late_ms: u64) -> Sandbox {
+        let mut s = sandbox(f, t, l);
+        s.settings.late_confirmation_delay_ms = late_ms;
+        s.answered = first.answered.clone();
+        s
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_lost_commit_gets_the_first_outcome() {
+        // Money moved, our commit was lost, the client retried: the provider must not move it
+        // again, even if this call would have drawn otherwise.
+        let first = sandbox(0.0, 0.0, 0.0);
+        let ok = first.execute(&request()).await;
+        assert_eq!(
+            ok,
+            ProviderOutcome::Succeeded {
+                reference: "sandbox-refund-r-1".into()
+            }
+        );
+        assert_eq!(
+            sharing(&first, 1.0, 0.0, 0.0, 0).execute(&request()).await,
+            ok
+        );
+        assert_eq!(
+            sharing(&first, 0.0, 0.0, 1.0, 0).execute(&request()).await,
+            ok
+        );
+        // A refusal is final too.
+        let refused = sandbox(1.0, 0.0, 0.0);
+        let no = refused.execute(&request()).await;
+        assert!(matches!(no, ProviderOutcome::Failed { .. }));
+        assert_eq!(
+            sharing(&refused, 0.0, 0.0, 0.0, 0)
+                .execute(&request())
+                .await,
+            no
+        );
+        // Another key is another operation.
+        let mut other = request();
+        other.idempotency_key = "r-2".into();
+        assert!(matches!(
+            sharing(&refused, 0.0, 0.0, 0.0, 0).execute(&other).await,
+            ProviderOutcome::Succeeded { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_pending_key_stays_pending_until_its_late_confirmation() {
+        let slow = sandbox(0.0, 0.0, 1.0);
+        assert_eq!(slow.execute(&request()).await, ProviderOutcome::Pending);
+        // Not due yet (default delay 2 s): still pending, even where a new draw would succeed.
+        let retry = sharing(&slow, 0.0, 0.0, 0.0, 60_000);
+        assert_eq!(retry.execute(&request()).await, ProviderOutcome::Pending);
+        // Due: it succeeded, and stays succeeded.
+        let due = sharing(&slow, 1.0, 0.0, 0.0, 0);
+        let done = ProviderOutcome::Succeeded {
+            reference: "sandbox-refund-r-1".into(),
+        };
+        assert_eq!(due.execute(&request()).await, done);
+        assert_eq!(retry.execute(&request()).await, done);
+    }
+
+    #[tokio::test]
+    async fn a_timeout_is_not_remembered() {
+        let lost = sandbox(0.0, 1.0, 0.0);
+        assert_eq!(lost.execute(&request()).await, ProviderOutcome::Timeout);
+        assert!(matches!(
+            sharing(&lost, 0.0, 0.0, 0.0, 0).execute(&request()).await,
+            ProviderOutcome::Succeeded { .. }
+        ));
     }
 
     #[tokio::test]

@@ -4,17 +4,20 @@
 //!
 //! Provider calls (refunds, cash payouts, charges, voids) run inside that transaction while
 //! the aggregate row is locked: refunds of one payment are serialised, which is what keeps the
-//! refund total under the captured amount. The provider's idempotency key is our entity id.
+//! refund total under the captured amount. The provider's idempotency key is derived from the
+//! request's idempotency scope and the client's key
+//! ([`provider_key`](crate::domain::provider_key)), so a client retry after a lost commit
+//! presents the same key and the provider does not move money twice.
 
 pub mod convert;
 
 use crate::Config;
 use crate::domain::{
-    Actor, ActorKind, BuyerId, CaseId, Charge, ChargeId, ChargebackId, Compensation,
+    Actor, ActorKind, BuyerId, CaseId, Charge, ChargeId, ChargeStatus, ChargebackId, Compensation,
     CompensationId, ComplaintId, CreditSource, Event, MerchantId, NewCharge, NewChargeback,
     NewCompensation, NewDebit, NewPayment, NewRefund, OrderId, Payment, PaymentId, PaymentMethod,
     Payout, Policy, ProviderOutcome, QuoteId, Refund, RefundDestination, RefundId, RepairId,
-    VoidEffect, validate,
+    VoidEffect, scopes, validate,
 };
 use crate::messaging::events;
 use crate::provider::{self, PaymentProvider, Sandbox};
@@ -167,6 +170,15 @@ async fn confirm_charge_in(
 ) -> AppResult<Charge> {
     let conn = tx.conn();
     let mut c = repo::lock_charge(conn, id).await?;
+    if c.status == ChargeStatus::Voided {
+        // We voided it before the provider's answer arrived: a success means money we released
+        // or refunded may have been taken after all. Someone has to check with the provider.
+        tracing::error!(
+            charge_id = %id,
+            ?outcome,
+            "provider confirmation for a voided charge: needs reconciliation"
+        );
+    }
     if let Some(ev) = c.confirm(outcome, &actor, now)? {
         repo::save_charge(conn, &c).await?;
         tx.publish(&events::charge_event(&c, ev)).await?;
@@ -322,7 +334,7 @@ impl PaymentsService for PaymentsApi {
         let merchant = repo::load_payment(&self.store.db, payment_id)
             .await?
             .merchant_id;
-        let scope = format!("payments.CreateRefund:{merchant}");
+        let scope = scopes::create_refund(merchant);
         let now = Utc::now();
         let policy = self.policy.clone();
         let provider = self.provider.clone();
@@ -594,7 +606,7 @@ impl PaymentsService for PaymentsApi {
         let resp = self
             .store
             .idempotent(
-                "payments.IssueCompensation",
+                scopes::ISSUE_COMPENSATION,
                 &req.idempotency_key,
                 &req,
                 move |tx| {
@@ -829,7 +841,7 @@ impl PaymentsService for PaymentsApi {
         let resp = self
             .store
             .idempotent(
-                "payments.CreateCharge",
+                scopes::CREATE_CHARGE,
                 &req.idempotency_key,
                 &req,
                 move |tx| {
@@ -987,23 +999,18 @@ impl PaymentsService for PaymentsApi {
                             // `<charge>:void` makes a retried void safe.
                             match provider::call(&*provider, &call, timeout).await {
                                 ProviderOutcome::Succeeded { .. } => {}
-                                // Not confirmed is not done: nothing is saved and the caller
-                                // retries (the provider key makes the retry safe).
-                                ProviderOutcome::Pending => {
+                                // Not confirmed is not done: nothing is saved (the charge keeps
+                                // its state) and the caller retries; the provider key makes the
+                                // retry safe.
+                                ProviderOutcome::Pending | ProviderOutcome::Timeout => {
                                     return Err(AppError::Unavailable(
-                                        "payment provider has not confirmed the void yet, retry"
-                                            .into(),
+                                        "provider did not confirm the void, retry".into(),
                                     ));
                                 }
                                 ProviderOutcome::Failed { reason } => {
                                     return Err(AppError::Unavailable(format!(
                                         "payment provider refused the void, retry: {reason}"
                                     )));
-                                }
-                                ProviderOutcome::Timeout => {
-                                    return Err(AppError::Unavailable(
-                                        "payment provider did not answer the void, retry".into(),
-                                    ));
                                 }
                             }
                         }

@@ -2,7 +2,7 @@
 //! `PENDING → SUCCEEDED | FAILED`; `PENDING | SUCCEEDED → VOIDED` (the saga compensation:
 //! release the authorization, or refund the captured money).
 
-use super::provider::provider_key;
+use super::provider::{provider_key, scopes};
 use crate::domain::validate::IdempotencyKey;
 use crate::domain::{
     Actor, ActorKind, BuyerId, ChargeId, CreditSource, Event, MerchantId, PaymentMethod,
@@ -141,7 +141,7 @@ impl Charge {
         (self.status == ChargeStatus::Pending && self.method != PaymentMethod::StoreCredit).then(
             || ProviderRequest {
                 operation: ProviderOperation::Charge,
-                idempotency_key: provider_key("charge", "", self.idempotency_key.as_str()),
+                idempotency_key: provider_key(scopes::CREATE_CHARGE, self.idempotency_key.as_str()),
                 amount: self.amount,
                 method: self.method,
                 original_reference: None,
@@ -341,6 +341,20 @@ mod tests {
         Charge::create(new_charge(PaymentMethod::Card), &[], t0())
             .unwrap()
             .0
+    }
+
+    #[test]
+    fn provider_key_comes_from_the_client_request_not_the_attempt() {
+        // A retry after a lost commit builds a new charge (new id) from the same request: the
+        // provider must see the same key.
+        let first = charge();
+        let retry = Charge::create(new_charge(PaymentMethod::Card), &[], secs(1))
+            .unwrap()
+            .0;
+        assert_ne!(first.id, retry.id);
+        let key = first.provider_request().unwrap().idempotency_key;
+        assert_eq!(key, retry.provider_request().unwrap().idempotency_key);
+        assert_eq!(key, provider_key(scopes::CREATE_CHARGE, "charge-1"));
     }
 
     #[test]

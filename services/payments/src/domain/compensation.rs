@@ -3,7 +3,7 @@
 //! issued it. Store credit and coupons are ISSUED at once; cash goes through the provider:
 //! `PENDING → ISSUED | FAILED | MANUAL_REVIEW`, `MANUAL_REVIEW → ISSUED | FAILED`.
 
-use super::provider::provider_key;
+use super::provider::{provider_key, scopes};
 use crate::domain::validate::{self, IdempotencyKey};
 use crate::domain::{
     Actor, ActorKind, BuyerId, CaseId, CompensationId, ComplaintId, CreditSource, Event,
@@ -215,7 +215,10 @@ impl Compensation {
         (self.payout == Payout::Cash && self.status == CompensationStatus::Pending).then(|| {
             ProviderRequest {
                 operation: ProviderOperation::Payout,
-                idempotency_key: provider_key("payout", "", self.idempotency_key.as_str()),
+                idempotency_key: provider_key(
+                    scopes::ISSUE_COMPENSATION,
+                    self.idempotency_key.as_str(),
+                ),
                 amount: self.amount,
                 method,
                 original_reference: None,
@@ -356,6 +359,29 @@ mod tests {
 
     fn acct() -> StoreCreditAccount {
         StoreCreditAccount::empty(BUYER, cny(0).currency())
+    }
+
+    #[test]
+    fn payout_key_comes_from_the_client_request_not_the_attempt() {
+        // A retry after a lost commit issues a new compensation (new id) from the same request:
+        // the provider must see the same key.
+        let issue = |at| {
+            Compensation::issue(new_comp(CompensationKind::Overtime, Payout::Cash), None, at)
+                .unwrap()
+                .compensation
+        };
+        let (first, retry) = (issue(t0()), issue(secs(1)));
+        assert_ne!(first.id, retry.id);
+        let key = |c: &Compensation| {
+            c.provider_request(PaymentMethod::Wallet)
+                .unwrap()
+                .idempotency_key
+        };
+        assert_eq!(key(&first), key(&retry));
+        assert_eq!(
+            key(&first),
+            provider_key(scopes::ISSUE_COMPENSATION, "comp-1")
+        );
     }
 
     #[test]

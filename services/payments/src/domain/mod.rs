@@ -76,7 +76,9 @@ pub use ids::{
 };
 pub use payment::{NewPayment, Payment, PaymentMethod};
 pub use policy::{Policy, SandboxDecision, SandboxSettings};
-pub use provider::{ProviderOperation, ProviderOutcome, ProviderRequest, provider_key};
+pub use provider::{
+    ProviderOperation, ProviderOutcome, ProviderRequest, provider_key, refund_provider_key, scopes,
+};
 pub use refund::{NewRefund, Refund, RefundDestination, RefundStatus};
 pub use store_credit::{CreditSource, EntryKind, NewDebit, StoreCreditAccount, StoreCreditEntry};
 pub use validate::IdempotencyKey;

@@ -2,16 +2,54 @@
 //! Phase 2 implements the adapter (the sandbox and real providers); the domain decides what each
 //! answer does to a refund, charge or cash compensation.
 
-use crate::domain::PaymentMethod;
 use crate::domain::validate;
+use crate::domain::{MerchantId, PaymentMethod};
 use aftersales_kernel::{DomainError, Money, limits};
+use sha2::{Digest, Sha256};
 
-/// The idempotency key we give the provider for one client request: derived from the client's
-/// own idempotency key (and its scope), never from an id generated per attempt. If the provider
-/// moved money but our commit was lost, the client's retry presents the same key again and the
-/// provider answers with the first result instead of moving money a second time.
-pub fn provider_key(operation: &str, scope: &str, client_key: &str) -> String {
-    format!("{operation}:{scope}:{client_key}")
+/// The idempotency scopes of the RPCs that move money through the provider. The API names its
+/// idempotency records with them and [`provider_key`] derives the provider's key from them, so
+/// both always speak of the same client request.
+pub mod scopes {
+    use crate::domain::MerchantId;
+
+    /// `CreateCharge`: client keys are unique service-wide.
+    pub const CREATE_CHARGE: &str = "payments.CreateCharge";
+    /// `IssueCompensation`: client keys are unique service-wide.
+    pub const ISSUE_COMPENSATION: &str = "payments.IssueCompensation";
+
+    /// `CreateRefund`: client keys are unique per merchant.
+    pub fn create_refund(merchant: MerchantId) -> String {
+        format!("payments.CreateRefund:{merchant}")
+    }
+}
+
+/// The idempotency key we give the provider for one client request: derived from the request's
+/// idempotency scope and the client's own idempotency key, never from an id generated per
+/// attempt. If the provider moved money but our commit was lost, the client's retry presents
+/// the same key again and the provider answers with the first result instead of moving money a
+/// second time.
+///
+/// The key is a UUID (version 8) made of the first 16 bytes of
+/// `sha256(len(scope) as u64 BE ‖ scope ‖ client_key)`: fixed length and ASCII whatever the
+/// client sent (client keys are up to 128 arbitrary characters; providers cap theirs), and the
+/// length prefix keeps `("ab", "c")` apart from `("a", "bc")`.
+pub fn provider_key(scope: &str, client_key: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update((scope.len() as u64).to_be_bytes());
+    hash.update(scope.as_bytes());
+    hash.update(client_key.as_bytes());
+    let digest = hash.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// [`provider_key`] of a `CreateRefund` request of `merchant`.
+pub fn refund_provider_key(merchant: MerchantId, client_key: &str) -> String {
+    provider_key(&scopes::create_refund(merchant), client_key)
 }
 
 /// What the provider answered (or failed to answer).
@@ -67,8 +105,9 @@ pub enum ProviderOperation {
     Payout,
 }
 
-/// One call to the provider adapter. `idempotency_key` is the id of our entity, so a retried
-/// call never moves money twice at the provider.
+/// One call to the provider adapter. `idempotency_key` is derived from the client's request
+/// ([`provider_key`]; a void uses the charge id), so a retried call never moves money twice at
+/// the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderRequest {
     pub operation: ProviderOperation,
@@ -120,21 +159,57 @@ mod tests {
 
 #[cfg(test)]
 mod key_tests {
-    use super::provider_key;
+    use super::*;
+    use uuid::Uuid;
+
+    const M1: MerchantId = MerchantId(Uuid::from_u128(1));
+    const M2: MerchantId = MerchantId(Uuid::from_u128(2));
 
     #[test]
     fn provider_keys_are_stable_per_client_request() {
+        // A retry (same scope, same client key) presents the same key, whatever entity id the
+        // attempt generated.
+        assert_eq!(refund_provider_key(M1, "k1"), refund_provider_key(M1, "k1"));
         assert_eq!(
-            provider_key("refund", "m1", "k1"),
-            provider_key("refund", "m1", "k1")
+            refund_provider_key(M1, "k1"),
+            provider_key(
+                "payments.CreateRefund:00000000-0000-0000-0000-000000000001",
+                "k1"
+            )
         );
-        assert_ne!(
-            provider_key("refund", "m1", "k1"),
-            provider_key("refund", "m2", "k1")
+        // Pinned (checked against an independent sha256): the key must not change across
+        // releases, or a retry that reaches a new build would move money again.
+        assert_eq!(
+            provider_key(scopes::CREATE_CHARGE, "charge-1"),
+            "df8e0bf4-e386-8bdc-8ee9-c2b73045b28b"
         );
-        assert_ne!(
-            provider_key("refund", "m1", "k1"),
-            provider_key("charge", "m1", "k1")
-        );
+    }
+
+    #[test]
+    fn provider_keys_differ_per_scope_and_client_key() {
+        let keys = [
+            refund_provider_key(M1, "k1"),
+            refund_provider_key(M2, "k1"),
+            refund_provider_key(M1, "k2"),
+            provider_key(scopes::CREATE_CHARGE, "k1"),
+            provider_key(scopes::ISSUE_COMPENSATION, "k1"),
+            // The scope is length-prefixed: moving the boundary is another request.
+            provider_key("ab", "c"),
+            provider_key("a", "bc"),
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn provider_keys_are_short_ascii_uuids() {
+        let long = "密".repeat(limits::IDEMPOTENCY_KEY);
+        let key = provider_key(&scopes::create_refund(M1), &long);
+        assert_eq!(key.len(), 36);
+        let parsed = Uuid::parse_str(&key).unwrap();
+        assert_eq!(parsed.get_version_num(), 8);
     }
 }

@@ -5,7 +5,7 @@
 //! confirmation or a manual resolution arrives through [`Refund::confirm`]. Refunds to store
 //! credit are settled in-house by [`Refund::settle_to_store_credit`].
 
-use super::provider::provider_key;
+use super::provider::refund_provider_key;
 use crate::domain::validate::{self, IdempotencyKey};
 use crate::domain::{
     Actor, ActorKind, BuyerId, CaseId, CreditSource, Event, MerchantId, OrderId, Payment,
@@ -226,11 +226,7 @@ impl Refund {
         }
         Some(ProviderRequest {
             operation: ProviderOperation::Refund,
-            idempotency_key: provider_key(
-                "refund",
-                &self.merchant_id.to_string(),
-                self.idempotency_key.as_str(),
-            ),
+            idempotency_key: refund_provider_key(self.merchant_id, self.idempotency_key.as_str()),
             amount: self.amount,
             method: payment.method,
             original_reference: Some(payment.provider_reference.clone()),
@@ -1021,16 +1017,35 @@ mod tests {
         assert_eq!(req.operation, ProviderOperation::Refund);
         assert_eq!(
             req.idempotency_key,
-            provider_key(
-                "refund",
-                &r.merchant_id.to_string(),
-                r.idempotency_key.as_str()
-            )
+            refund_provider_key(r.merchant_id, r.idempotency_key.as_str())
         );
         assert_eq!(req.original_reference.as_deref(), Some("psp-capture-1"));
         r.apply_outcome(&mut p, ProviderOutcome::Timeout, t0())
             .unwrap();
         assert!(r.provider_request(&p).is_none());
+    }
+
+    #[test]
+    fn provider_key_comes_from_the_client_request_not_the_attempt() {
+        // A retry after a lost commit requests a new refund (new id) from the same request: the
+        // provider must see the same key, scoped like the idempotency record (per merchant).
+        let mut p = payment(PaymentMethod::Card, 1_000);
+        let first = refund(&mut p, 100);
+        let mut again = payment(PaymentMethod::Card, 1_000);
+        let retry = again
+            .request_refund(new_refund(100), &Policy::default(), secs(1))
+            .unwrap()
+            .0;
+        assert_ne!(first.id, retry.id);
+        let key = first.provider_request(&p).unwrap().idempotency_key;
+        assert_eq!(key, retry.provider_request(&again).unwrap().idempotency_key);
+        assert_eq!(
+            key,
+            crate::domain::provider_key(
+                &format!("payments.CreateRefund:{}", first.merchant_id),
+                first.idempotency_key.as_str()
+            )
+        );
     }
 
     #[test]

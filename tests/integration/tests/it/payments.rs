@@ -1046,3 +1046,100 @@ async fn repair_charges_one_active_per_repair_and_void() {
         assert!(ev.is_some(), "{key}");
     }
 }
+
+#[tokio::test]
+async fn a_void_the_provider_has_not_confirmed_saves_nothing_and_a_retry_finishes_it() {
+    let env = TestEnv::new();
+    let mut client = Client::new(
+        env.start(
+            "payments",
+            &[
+                (
+                    "AFTERSALES__SERVICE__SANDBOX__LATE_CONFIRMATION_RATE",
+                    "1.0",
+                ),
+                (
+                    "AFTERSALES__SERVICE__SANDBOX__LATE_CONFIRMATION_DELAY_MS",
+                    "300",
+                ),
+            ],
+        )
+        .await,
+    );
+    let mut events = env.event_probe("payments.charge.*").await;
+    let get = |client: &mut Client, id: String| {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_charge(GetChargeRequest { charge_id: id })
+                .await
+                .expect("get")
+                .into_inner()
+                .charge
+                .expect("charge")
+        }
+    };
+    let charge = client
+        .create_charge(CreateChargeRequest {
+            idempotency_key: key(),
+            repair_id: uuid(),
+            quote_id: uuid(),
+            buyer_id: uuid(),
+            merchant_id: uuid(),
+            amount: cny(15_000),
+            method: PaymentMethod::Card as i32,
+            actor: system(),
+        })
+        .await
+        .expect("charge")
+        .into_inner()
+        .charge
+        .expect("charge");
+    assert_eq!(charge.status, ChargeStatus::Pending as i32);
+
+    // The provider only answers Pending: the void is not done, nothing is saved.
+    let void = VoidChargeRequest {
+        idempotency_key: key(),
+        charge_id: charge.charge_id.clone(),
+        reason: "repair canceled by the buyer".into(),
+        actor: system(),
+    };
+    let err = client.void_charge(void.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert_eq!(
+        get(&mut client, charge.charge_id.clone()).await.status,
+        ChargeStatus::Pending as i32
+    );
+
+    // So the charge's late confirmation still lands (it would be refused on a VOIDED charge).
+    let succeeded = events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "payments.charge.succeeded" && e.event.entity_id == charge.charge_id
+        })
+        .await;
+    assert!(succeeded.is_some());
+    assert_eq!(
+        get(&mut client, charge.charge_id.clone()).await.status,
+        ChargeStatus::Succeeded as i32
+    );
+
+    // Retrying with the same key finishes the void once the provider confirms it.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let voided = loop {
+        match client.void_charge(void.clone()).await {
+            Ok(r) => break r.into_inner().charge.expect("charge"),
+            Err(e) if e.code() == Code::Unavailable && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("void: {e:?}"),
+        }
+    };
+    assert_eq!(voided.status, ChargeStatus::Voided as i32);
+    assert!(voided.refund_on_void);
+    let ev = events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "payments.charge.voided" && e.event.entity_id == charge.charge_id
+        })
+        .await;
+    assert!(ev.is_some());
+}
