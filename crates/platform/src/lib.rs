@@ -5,12 +5,14 @@
 //! - [`grpc`]: the server with health, reflection and graceful shutdown
 //! - [`db`]: connection, database creation, platform tables
 //! - [`amqp`], [`outbox`], [`inbox`], [`consumer`], [`messages`]: RabbitMQ messaging
+//! - [`commands`]: the service side of saga commands (command router, replies)
 //! - [`store`]: the transaction + idempotency unit of work of every mutating RPC
 //! - [`error`], [`edge`]: errors to `tonic::Status`, protobuf field conversions
 //! - [`app`]: the `serve`/`migrate` entry point every service binary calls
 
 pub mod amqp;
 pub mod app;
+pub mod commands;
 pub mod config;
 pub mod consumer;
 pub mod db;

@@ -3,6 +3,10 @@
 //! Every [`TestEnv`] has its own id: each service it starts gets a throwaway database
 //! (`it_<id>_<service>`) and every exchange and queue is prefixed with `it-<id>.`. Dropping the
 //! env kills the processes, drops the databases and deletes the exchanges and queues.
+//!
+//! [`commands`]: publish saga commands to a real service and read its replies.
+
+pub mod commands;
 
 use aftersales_proto::messaging::v1::Envelope;
 use futures::StreamExt;
@@ -26,6 +30,8 @@ use tonic::transport::Channel as GrpcChannel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
+
+pub use commands::{ReceivedReply, ReplyProbe, command_envelope};
 
 pub const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -147,10 +153,21 @@ impl TestEnv {
         wait_serving(service, addr, &log).await
     }
 
+    /// `http://addr` of the most recently started process of `service`.
+    pub fn endpoint(&self, service: &str) -> Option<String> {
+        let services = self.services.lock().expect("lock");
+        services
+            .iter()
+            .rev()
+            .find(|p| p.name == service)
+            .map(ServiceProcess::endpoint)
+    }
+
     /// Kills (SIGKILL) the named service process.
     pub fn kill(&self, service: &str) {
         let mut services = self.services.lock().expect("lock");
-        if let Some(p) = services.iter_mut().find(|p| p.name == service) {
+        // Every process of that name: after a restart the live one is the last.
+        for p in services.iter_mut().filter(|p| p.name == service) {
             p.kill();
         }
     }
@@ -237,15 +254,20 @@ async fn delete_broker_objects(prefix: &str) {
 
 /// Path of a service binary next to the test executable (`target/<profile>/aftersales-<name>`).
 pub fn binary(service: &str) -> PathBuf {
+    tool(&format!("aftersales-{service}"))
+}
+
+/// Path of any workspace binary next to the test executable (e.g. `aftersalesctl`).
+pub fn tool(name: &str) -> PathBuf {
     if let Ok(dir) = std::env::var("AFTERSALES_BIN_DIR") {
-        return PathBuf::from(dir).join(format!("aftersales-{service}"));
+        return PathBuf::from(dir).join(name);
     }
     let exe = std::env::current_exe().expect("current exe");
     let mut dir = exe.parent().expect("exe dir").to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
     }
-    dir.join(format!("aftersales-{service}"))
+    dir.join(name)
 }
 
 /// A free loopback port (bound, then released for the child to take).

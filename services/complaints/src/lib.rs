@@ -68,11 +68,13 @@ impl ServiceDef for Complaints {
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let policy = rt.settings.service.policy()?;
         messaging::closed_subjects::spawn(rt);
-        Ok(
-            aftersales_platform::grpc::builder().add_service(ComplaintsServiceServer::new(
-                api::ComplaintsApi::new(rt.store.clone(), policy),
-            )),
-        )
+        let api = api::ComplaintsApi::new(rt.store.clone(), policy);
+        messaging::commands::router(api.clone()).spawn(
+            rt.broker.clone(),
+            rt.store.clone(),
+            rt.shutdown.clone(),
+        );
+        Ok(aftersales_platform::grpc::builder().add_service(ComplaintsServiceServer::new(api)))
     }
 }
 

@@ -4,7 +4,7 @@
 //! - [`domain`]: the pure rules (state machines, out-of-order scans, windows)
 //! - [`api`]: the gRPC `LogisticsService`, protobuf conversions
 //! - [`storage`]: sea-orm entities, repository, migrations
-//! - [`messaging`]: the domain events published through the outbox
+//! - [`messaging`]: the domain events published through the outbox, the saga commands consumed
 
 pub mod api;
 pub mod domain;
@@ -93,6 +93,11 @@ impl ServiceDef for Logistics {
 
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::LogisticsApi::new(rt)?;
+        messaging::commands::router(api.clone()).spawn(
+            rt.broker.clone(),
+            rt.store.clone(),
+            rt.shutdown.clone(),
+        );
         Ok(aftersales_platform::grpc::builder().add_service(LogisticsServiceServer::new(api)))
     }
 }

@@ -4,7 +4,7 @@
 //! - [`domain`]: the pure rules (state machine, counters, policy snapshot)
 //! - [`api`]: the gRPC `OrdersService`, protobuf conversions
 //! - [`storage`]: sea-orm entities, repository, migrations
-//! - [`messaging`]: the domain events published through the outbox
+//! - [`messaging`]: the domain events published through the outbox, the saga commands consumed
 
 pub mod api;
 pub mod domain;
@@ -119,6 +119,11 @@ impl ServiceDef for Orders {
 
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::OrdersApi::new(rt)?;
+        messaging::commands::router(api.clone()).spawn(
+            rt.broker.clone(),
+            rt.store.clone(),
+            rt.shutdown.clone(),
+        );
         Ok(aftersales_platform::grpc::builder().add_service(OrdersServiceServer::new(api)))
     }
 }

@@ -6,7 +6,7 @@
 //! - [`api`]: the gRPC `PaymentsService`, protobuf conversions
 //! - [`provider`]: the payment provider adapter and its sandbox
 //! - [`storage`]: sea-orm entities, repository, migrations
-//! - [`messaging`]: the domain events published through the outbox
+//! - [`messaging`]: the domain events published through the outbox, the saga commands consumed
 
 pub mod api;
 pub mod domain;
@@ -83,6 +83,11 @@ impl ServiceDef for Payments {
 
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::PaymentsApi::new(rt)?;
+        messaging::commands::router(api.clone()).spawn(
+            rt.broker.clone(),
+            rt.store.clone(),
+            rt.shutdown.clone(),
+        );
         Ok(aftersales_platform::grpc::builder().add_service(PaymentsServiceServer::new(api)))
     }
 }

@@ -4,7 +4,8 @@
 //! - [`domain`]: the pure rules (state machine, warranty, scoping)
 //! - [`api`]: the gRPC `RepairsService`, protobuf conversions
 //! - [`storage`]: sea-orm entities, repositories, migrations (including the order replica)
-//! - [`messaging`]: domain events published through the outbox, the order replica consumer
+//! - [`messaging`]: domain events published through the outbox, the order replica consumer,
+//!   saga commands
 
 pub mod api;
 pub mod domain;
@@ -72,6 +73,11 @@ impl ServiceDef for Repairs {
 
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::RepairsApi::new(rt)?;
+        messaging::commands::router(api.clone()).spawn(
+            rt.broker.clone(),
+            rt.store.clone(),
+            rt.shutdown.clone(),
+        );
         consumer::spawn(
             rt.broker.clone(),
             rt.store.clone(),

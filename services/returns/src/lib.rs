@@ -4,7 +4,7 @@
 //! - [`domain`]: the pure rules (eligibility, refund calculator, case state machine)
 //! - [`api`]: the gRPC `ReturnsService`, protobuf conversions
 //! - [`storage`]: sea-orm entities, repositories (cases, order replica), migrations
-//! - [`messaging`]: case events through the outbox, the order replica consumer
+//! - [`messaging`]: case events through the outbox, the order replica consumer, saga commands
 
 pub mod api;
 pub mod domain;
@@ -87,6 +87,11 @@ impl ServiceDef for Returns {
 
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::ReturnsApi::new(rt)?;
+        messaging::commands::router(api.clone()).spawn(
+            rt.broker.clone(),
+            rt.store.clone(),
+            rt.shutdown.clone(),
+        );
         consumer::spawn(
             rt.broker.clone(),
             rt.store.clone(),

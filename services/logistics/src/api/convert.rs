@@ -322,6 +322,8 @@ pub fn shipment_to_pb(s: &Shipment) -> pb::Shipment {
         correction_count: s.correction_count,
         created_by: Some(actor_to_pb(&s.created_by)),
         void_reason: s.void_reason.clone().unwrap_or_default(),
+        voided_for_case_id: s.voided_for_case.map(|c| c.to_string()).unwrap_or_default(),
+        reissued_from_shipment_id: s.reissued_from.map(|r| r.to_string()).unwrap_or_default(),
     }
 }
 

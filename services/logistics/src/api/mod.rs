@@ -302,6 +302,102 @@ impl LogisticsService for LogisticsApi {
         Ok(Response::new(resp))
     }
 
+    async fn void_order_waybills(
+        &self,
+        request: Request<pb::VoidOrderWaybillsRequest>,
+    ) -> Result<Response<pb::VoidOrderWaybillsResponse>, Status> {
+        let req = request.into_inner();
+        let actor = convert::actor(req.actor.as_ref())?;
+        let order_id = edge::uuid("order_id", &req.order_id).map(OrderId)?;
+        let case_id = edge::uuid("case_id", &req.case_id).map(CaseId)?;
+        let reason = dom(domain::required_long("reason", &req.reason))?;
+        let now = now();
+        let key = req.idempotency_key.clone();
+        let resp = self
+            .store
+            .idempotent("logistics.VoidOrderWaybills", &key, &req, move |tx| {
+                Box::pin(async move {
+                    let conn = tx.conn();
+                    repo::lock_order(conn, order_id).await?;
+                    let mut shipments = repo::forward_shipments_for_update(conn, order_id).await?;
+                    let voided = dom(domain::void_order_waybills(
+                        &mut shipments,
+                        case_id,
+                        &actor,
+                        &reason,
+                        now,
+                    ))?;
+                    let mut out = Vec::with_capacity(voided.len());
+                    for (i, event) in voided {
+                        let s = &shipments[i];
+                        repo::save(conn, s).await?;
+                        tx.publish(&events::shipment_event(s, event)?).await?;
+                        log_change(s, "VoidOrderWaybills");
+                        out.push(convert::shipment_to_pb(s));
+                    }
+                    tracing::info!(%order_id, %case_id, voided = out.len(), "order waybills voided");
+                    Ok(pb::VoidOrderWaybillsResponse { shipments: out })
+                })
+            })
+            .await?;
+        Ok(Response::new(resp))
+    }
+
+    async fn reissue_order_waybills(
+        &self,
+        request: Request<pb::ReissueOrderWaybillsRequest>,
+    ) -> Result<Response<pb::ReissueOrderWaybillsResponse>, Status> {
+        let req = request.into_inner();
+        let actor = convert::actor(req.actor.as_ref())?;
+        let order_id = edge::uuid("order_id", &req.order_id).map(OrderId)?;
+        let case_id = edge::uuid("case_id", &req.case_id).map(CaseId)?;
+        let reason = dom(domain::required_long("reason", &req.reason))?;
+        let now = now();
+        let policy = self.policy.clone();
+        let key = req.idempotency_key.clone();
+        let resp = self
+            .store
+            .idempotent("logistics.ReissueOrderWaybills", &key, &req, move |tx| {
+                Box::pin(async move {
+                    let conn = tx.conn();
+                    repo::lock_order(conn, order_id).await?;
+                    let shipments = repo::forward_shipments_for_update(conn, order_id).await?;
+                    let reissued = dom(domain::reissue_order_waybills(
+                        &shipments,
+                        case_id,
+                        &actor,
+                        now,
+                        &policy,
+                        ShipmentId::generate,
+                    ))?;
+                    let mut out = Vec::with_capacity(reissued.len());
+                    for (s, event) in reissued {
+                        repo::ensure_tracking_number_free(
+                            conn,
+                            &s.courier_code,
+                            &s.tracking_number,
+                            s.id,
+                        )
+                        .await?;
+                        repo::insert(conn, &s).await?;
+                        tx.publish(&events::shipment_event(&s, event)?).await?;
+                        log_change(&s, "ReissueOrderWaybills");
+                        out.push(convert::shipment_to_pb(&s));
+                    }
+                    tracing::info!(
+                        %order_id,
+                        %case_id,
+                        reissued = out.len(),
+                        %reason,
+                        "order waybills reissued"
+                    );
+                    Ok(pb::ReissueOrderWaybillsResponse { shipments: out })
+                })
+            })
+            .await?;
+        Ok(Response::new(resp))
+    }
+
     async fn record_tracking_event(
         &self,
         request: Request<pb::RecordTrackingEventRequest>,

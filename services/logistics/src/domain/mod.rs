@@ -6,6 +6,8 @@
 //! - [`TrackingEvent`]: normalised courier scans; duplicates are ignored and out-of-order scans
 //!   never move a shipment backwards ([`Shipment::record_scan`]).
 //! - [`Interception`]: `REQUESTED -> ACCEPTED -> INTERCEPTED -> RETURNED_TO_SENDER`, or `FAILED`.
+//! - [`void_order_waybills`] / [`reissue_order_waybills`]: refund-only before shipment voids every
+//!   forward waybill of an order, all or nothing; its compensation reissues them.
 //! - [`Policy`]: the configurable values; [`Event`]: what to publish after each transition.
 //!
 //! Every time-dependent rule takes `now`; every transition returns the [`Event`] to publish.
@@ -15,6 +17,7 @@ mod correction;
 mod event;
 mod ids;
 mod interception;
+mod order_waybills;
 mod policy;
 mod query;
 mod shipment;
@@ -29,6 +32,7 @@ pub use ids::{
     TrackingEventId, parse_optional,
 };
 pub use interception::{Interception, InterceptionResult, InterceptionState};
+pub use order_waybills::{reissue_order_waybills, void_order_waybills};
 pub use policy::{EtaHours, Policy};
 pub use query::{
     DEFAULT_PAGE_SIZE, InterceptionFilter, MAX_PAGE_SIZE, MAX_SWEEP, ShipmentFilter, page_size,

@@ -241,6 +241,10 @@ pub struct Shipment {
     pub signed_at: Option<DateTime<Utc>>,
     pub correction_count: u32,
     pub created_by: Actor,
+    /// The case the waybill was voided for by [`void_order_waybills`](super::void_order_waybills).
+    pub voided_for_case: Option<CaseId>,
+    /// The voided shipment this one replaces ([`reissue_order_waybills`](super::reissue_order_waybills)).
+    pub reissued_from: Option<ShipmentId>,
 }
 
 /// Raw create input as the api layer reads it (enums `None` when UNSPECIFIED).
@@ -463,6 +467,8 @@ impl Shipment {
             signed_at: None,
             correction_count: 0,
             created_by: actor.clone(),
+            voided_for_case: None,
+            reissued_from: None,
         };
         Ok((shipment, Event::ShipmentCreated))
     }

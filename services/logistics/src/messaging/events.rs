@@ -4,7 +4,8 @@
 //! `logistics.interception.<event>` (snapshot: the `Interception` after the change); see
 //! [`Event::routing_key`]. Keys: `shipment_id`, `order_id`, `merchant_id`, `courier_code`,
 //! `tracking_number`, `direction`, plus `case_id` / `repair_id` when set, `exception_kind` on
-//! exceptions, and `interception_id` on interception events.
+//! exceptions, `voided_for_case_id` / `reissued_from_shipment_id` when set, and `interception_id`
+//! on interception events.
 
 use crate::api::convert;
 use crate::domain::{Event, Interception, Shipment};
@@ -30,6 +31,12 @@ fn shipment_keys(s: &Shipment) -> Vec<(&'static str, String)> {
     }
     if let Some(k) = s.exception_kind {
         keys.push(("exception_kind", k.as_str().to_owned()));
+    }
+    if let Some(c) = s.voided_for_case {
+        keys.push(("voided_for_case_id", c.to_string()));
+    }
+    if let Some(r) = s.reissued_from {
+        keys.push(("reissued_from_shipment_id", r.to_string()));
     }
     keys
 }

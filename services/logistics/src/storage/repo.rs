@@ -21,7 +21,7 @@ use aftersales_proto::common::v1::PageResponse;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -105,8 +105,27 @@ pub async fn load_for_update<C: ConnectionTrait>(conn: &C, id: ShipmentId) -> Ap
     shipment_to_domain(row)
 }
 
-/// The id of the shipment with this courier and tracking number, if any.
+/// The id of the shipment with this courier and tracking number, if any: the live one (a voided
+/// waybill frees its number), else the most recently voided one.
 pub async fn find_by_tracking_number<C: ConnectionTrait>(
+    conn: &C,
+    courier_code: &str,
+    tracking_number: &str,
+) -> AppResult<Option<ShipmentId>> {
+    if let Some(id) = find_live_by_tracking_number(conn, courier_code, tracking_number).await? {
+        return Ok(Some(id));
+    }
+    let row = shipment::Entity::find()
+        .filter(shipment::Column::CourierCode.eq(courier_code))
+        .filter(shipment::Column::TrackingNumber.eq(tracking_number))
+        .order_by_desc(shipment::Column::Id)
+        .one(conn)
+        .await?;
+    Ok(row.map(|r| ShipmentId(r.id)))
+}
+
+/// The id of the shipment not voided with this courier and tracking number, if any.
+async fn find_live_by_tracking_number<C: ConnectionTrait>(
     conn: &C,
     courier_code: &str,
     tracking_number: &str,
@@ -114,23 +133,54 @@ pub async fn find_by_tracking_number<C: ConnectionTrait>(
     let row = shipment::Entity::find()
         .filter(shipment::Column::CourierCode.eq(courier_code))
         .filter(shipment::Column::TrackingNumber.eq(tracking_number))
+        .filter(shipment::Column::State.ne(ShipmentState::Voided.as_str()))
         .one(conn)
         .await?;
     Ok(row.map(|r| ShipmentId(r.id)))
 }
 
-/// Refuses a tracking number another shipment of the courier already has
-/// (ALREADY_EXISTS `tracking_number_taken`); the unique index is the backstop.
+/// Refuses a tracking number another live (not voided) shipment of the courier already has
+/// (ALREADY_EXISTS `tracking_number_taken`); the partial unique index is the backstop.
 pub async fn ensure_tracking_number_free<C: ConnectionTrait>(
     conn: &C,
     courier_code: &str,
     tracking_number: &str,
     except: ShipmentId,
 ) -> AppResult<()> {
-    match find_by_tracking_number(conn, courier_code, tracking_number).await? {
+    match find_live_by_tracking_number(conn, courier_code, tracking_number).await? {
         Some(id) if id != except => Err(tracking_number_taken(courier_code, tracking_number)),
         _ => Ok(()),
     }
+}
+
+/// Serializes the order-wide waybill changes of one order (VoidOrderWaybills,
+/// ReissueOrderWaybills) with a transaction-scoped advisory lock: the second waits for the first
+/// to commit and then sees its rows, including shipments the first created.
+pub async fn lock_order<C: ConnectionTrait>(conn: &C, order_id: OrderId) -> AppResult<()> {
+    conn.query_one_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        [format!("logistics.order:{order_id}").into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The forward shipments of an order, oldest first, each under `SELECT ... FOR UPDATE`.
+pub async fn forward_shipments_for_update<C: ConnectionTrait>(
+    conn: &C,
+    order_id: OrderId,
+) -> AppResult<Vec<Shipment>> {
+    shipment::Entity::find()
+        .filter(shipment::Column::OrderId.eq(order_id.0))
+        .filter(shipment::Column::Direction.eq(Direction::Forward.as_str()))
+        .order_by_asc(shipment::Column::Id)
+        .lock_exclusive()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(shipment_to_domain)
+        .collect()
 }
 
 /// Inserts a new shipment.
@@ -274,6 +324,8 @@ fn shipment_model(s: &Shipment) -> AppResult<shipment::Model> {
             .map_err(|_| corrupt("correction_count", s.correction_count))?,
         created_by_kind: s.created_by.kind.as_str().to_owned(),
         created_by_id: s.created_by.id.clone(),
+        voided_for_case_id: s.voided_for_case.map(|c| c.0),
+        reissued_from_id: s.reissued_from.map(|r| r.0),
     })
 }
 
@@ -326,6 +378,8 @@ fn shipment_to_domain(r: shipment::Model) -> AppResult<Shipment> {
         correction_count: u32::try_from(r.correction_count)
             .map_err(|_| corrupt("correction_count", r.correction_count))?,
         created_by: actor(&r.created_by_kind, r.created_by_id)?,
+        voided_for_case: r.voided_for_case_id.map(CaseId),
+        reissued_from: r.reissued_from_id.map(ShipmentId),
     })
 }
 

@@ -87,6 +87,7 @@ pub fn progress_kind(value: i32) -> AppResult<CounterKind> {
         pb::LineProgressKind::Refunded => Ok(CounterKind::Refunded),
         pb::LineProgressKind::Replaced => Ok(CounterKind::Replaced),
         pb::LineProgressKind::Reshipped => Ok(CounterKind::Reshipped),
+        pb::LineProgressKind::Canceled => Ok(CounterKind::Canceled),
     }
 }
 
@@ -247,6 +248,7 @@ pub fn counter_kind_to_pb(k: CounterKind) -> Option<pb::LineProgressKind> {
         CounterKind::Refunded => Some(pb::LineProgressKind::Refunded),
         CounterKind::Replaced => Some(pb::LineProgressKind::Replaced),
         CounterKind::Reshipped => Some(pb::LineProgressKind::Reshipped),
+        CounterKind::Canceled => Some(pb::LineProgressKind::Canceled),
     }
 }
 
@@ -286,6 +288,7 @@ fn line_to_pb(o: &Order, l: &OrderLine) -> AppResult<pb::OrderLine> {
             refunded: c.refunded,
             replaced: c.replaced,
             reshipped: c.reshipped,
+            canceled: c.canceled,
         }),
         deadlines: o.line_deadlines(l).map(|d| pb::LineDeadlines {
             no_reason_until: optional_timestamp_to_pb(d.no_reason_until),

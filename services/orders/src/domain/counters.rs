@@ -1,7 +1,9 @@
 //! After-sale counters of an order line and their invariant.
 //!
 //! Invariant: no counter exceeds the ordered quantity, and neither does the number of units that
-//! reached an outcome (refunded + replaced + reshipped: a unit gets at most one of them).
+//! reached an outcome. A unit is replaced, reshipped, or taken back; a unit taken back may be
+//! both canceled (before shipment) and refunded (its money returned), so the outcome count is
+//! max(refunded, canceled) + replaced + reshipped.
 //! Concurrency: phase 2 applies changes on the row locked `FOR UPDATE`, so the check below sees
 //! the committed counters; [`LineCounters::available`] gives the headroom for a conditional update.
 
@@ -18,21 +20,27 @@ text_enum!(
         Refunded => "refunded",
         Replaced => "replaced",
         Reshipped => "reshipped",
+        /// Units canceled before shipment (refund-only before shipment).
+        Canceled => "canceled",
     }
 );
 
 impl CounterKind {
     /// The counters moved by `RecordLineProgress` / `ReverseLineProgress`.
-    pub const PROGRESS: [CounterKind; 4] = [
+    pub const PROGRESS: [CounterKind; 5] = [
         Self::ReturnedReceived,
         Self::Refunded,
         Self::Replaced,
         Self::Reshipped,
+        Self::Canceled,
     ];
 
-    /// Counts in the refunded + replaced + reshipped sum.
+    /// Counts in the max(refunded, canceled) + replaced + reshipped outcome count.
     pub fn is_outcome(&self) -> bool {
-        matches!(self, Self::Refunded | Self::Replaced | Self::Reshipped)
+        matches!(
+            self,
+            Self::Refunded | Self::Replaced | Self::Reshipped | Self::Canceled
+        )
     }
 }
 
@@ -45,6 +53,8 @@ pub struct LineCounters {
     pub refunded: u32,
     pub replaced: u32,
     pub reshipped: u32,
+    #[serde(default)]
+    pub canceled: u32,
 }
 
 impl LineCounters {
@@ -55,6 +65,7 @@ impl LineCounters {
             CounterKind::Refunded => self.refunded,
             CounterKind::Replaced => self.replaced,
             CounterKind::Reshipped => self.reshipped,
+            CounterKind::Canceled => self.canceled,
         }
     }
 
@@ -65,19 +76,29 @@ impl LineCounters {
             CounterKind::Refunded => &mut self.refunded,
             CounterKind::Replaced => &mut self.replaced,
             CounterKind::Reshipped => &mut self.reshipped,
+            CounterKind::Canceled => &mut self.canceled,
         }
     }
 
-    /// Units that reached an outcome: refunded + replaced + reshipped.
+    /// Units that reached an outcome: max(refunded, canceled) + replaced + reshipped.
     pub fn outcomes(&self) -> u64 {
-        u64::from(self.refunded) + u64::from(self.replaced) + u64::from(self.reshipped)
+        u64::from(self.refunded.max(self.canceled))
+            + u64::from(self.replaced)
+            + u64::from(self.reshipped)
     }
 
     /// How many more units `kind` can take on a line of `ordered` units.
     pub fn available(&self, ordered: u32, kind: CounterKind) -> u32 {
         let own = ordered.saturating_sub(self.get(kind));
         if kind.is_outcome() {
-            let left = u64::from(ordered).saturating_sub(self.outcomes());
+            // Refunded and canceled overlap: each only competes with replaced and reshipped.
+            let taken = match kind {
+                CounterKind::Refunded | CounterKind::Canceled => {
+                    u64::from(self.get(kind)) + u64::from(self.replaced) + u64::from(self.reshipped)
+                }
+                _ => self.outcomes(),
+            };
+            let left = u64::from(ordered).saturating_sub(taken);
             own.min(u32::try_from(left).unwrap_or(u32::MAX))
         } else {
             own
@@ -98,7 +119,7 @@ impl LineCounters {
             return Err(DomainError::rule(
                 "line_outcomes_exceed_quantity",
                 format!(
-                    "refunded + replaced + reshipped would be {} of {ordered} ordered",
+                    "max(refunded, canceled) + replaced + reshipped would be {} of {ordered} ordered",
                     self.outcomes()
                 ),
             ));
@@ -171,7 +192,12 @@ mod tests {
             refunded,
             replaced,
             reshipped,
+            canceled: 0,
         }
+    }
+
+    fn canceled(c: LineCounters, canceled: u32) -> LineCounters {
+        LineCounters { canceled, ..c }
     }
 
     #[test]
@@ -248,6 +274,64 @@ mod tests {
                 1,
                 Some("counter_exceeds_quantity"),
             ),
+            // canceled units count with the other outcomes, and may also be refunded
+            (counters(0, 0, 0, 0, 0), 3, K::Canceled, 3, None),
+            (
+                counters(0, 0, 0, 0, 0),
+                3,
+                K::Canceled,
+                4,
+                Some("counter_exceeds_quantity"),
+            ),
+            (
+                canceled(counters(0, 0, 1, 0, 0), 1),
+                3,
+                K::Canceled,
+                1,
+                None,
+            ),
+            (
+                canceled(counters(0, 0, 1, 0, 0), 2),
+                3,
+                K::Refunded,
+                1,
+                None,
+            ),
+            (
+                canceled(counters(0, 0, 1, 0, 0), 2),
+                3,
+                K::Refunded,
+                3,
+                Some("counter_exceeds_quantity"),
+            ),
+            (
+                canceled(counters(0, 0, 1, 1, 0), 2),
+                3,
+                K::Refunded,
+                2,
+                Some("line_outcomes_exceed_quantity"),
+            ),
+            (
+                canceled(counters(0, 0, 0, 1, 1), 0),
+                3,
+                K::Canceled,
+                2,
+                Some("line_outcomes_exceed_quantity"),
+            ),
+            (
+                canceled(counters(0, 0, 0, 0, 0), 3),
+                3,
+                K::Reshipped,
+                1,
+                Some("line_outcomes_exceed_quantity"),
+            ),
+            (
+                canceled(counters(3, 3, 0, 0, 0), 2),
+                3,
+                K::Canceled,
+                1,
+                None,
+            ),
         ];
         for (start, ordered, kind, qty, want) in cases {
             let got = start.apply(*ordered, *kind, *qty);
@@ -303,6 +387,13 @@ mod tests {
                 1,
                 Some("reversal_exceeds_recorded"),
             ),
+            (canceled(counters(0, 0, 0, 0, 0), 2), K::Canceled, 2, None),
+            (
+                canceled(counters(0, 0, 0, 0, 0), 1),
+                K::Canceled,
+                2,
+                Some("reversal_exceeds_recorded"),
+            ),
         ];
         for (start, kind, qty, want) in cases {
             match (start.revert(*kind, *qty), want) {
@@ -320,6 +411,7 @@ mod tests {
             counters(2, 1, 1, 1, 0),
             counters(5, 5, 0, 0, 5),
             counters(1, 0, 2, 2, 1),
+            canceled(counters(0, 0, 1, 0, 1), 2),
         ];
         for start in starts {
             for kind in K::ALL {
@@ -344,8 +436,11 @@ mod tests {
             assert_eq!(K::parse(k.as_str()), Some(*k));
         }
         assert!(!K::PROGRESS.contains(&K::Requested));
-        assert_eq!(K::ALL.iter().filter(|k| k.is_outcome()).count(), 3);
+        assert_eq!(K::ALL.iter().filter(|k| k.is_outcome()).count(), 4);
         assert!(!K::ReturnedReceived.is_outcome());
-        assert_eq!(counters(0, 0, 1, 2, 3).outcomes(), 6);
+        assert!(K::Canceled.is_outcome());
+        assert_eq!(K::PROGRESS.len(), K::ALL.len() - 1);
+        assert_eq!(canceled(counters(0, 0, 1, 2, 3), 4).outcomes(), 9);
+        assert_eq!(canceled(counters(0, 0, 5, 2, 3), 4).outcomes(), 10);
     }
 }

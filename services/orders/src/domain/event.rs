@@ -10,7 +10,10 @@ use chrono::Duration;
 pub enum Event {
     Created,
     FulfilmentStarted,
+    /// By CancelOrder, or because every unit of every line was canceled.
     Canceled,
+    /// A reversal of canceled units brought an order canceled that way back to its earlier state.
+    CancelReverted,
     AddressChanged,
     WaybillPrinted,
     Shipped,
@@ -42,7 +45,7 @@ pub enum Event {
 
 impl Event {
     /// Every routing key, for binding queues and checking names.
-    pub const ROUTING_KEYS: [&'static str; 13] = [
+    pub const ROUTING_KEYS: [&'static str; 14] = [
         "orders.order.created",
         "orders.order.fulfilment_started",
         "orders.order.canceled",
@@ -56,6 +59,7 @@ impl Event {
         "orders.line.after_sale_released",
         "orders.line.progress_recorded",
         "orders.line.progress_reversed",
+        "orders.order.cancel_reverted",
     ];
 
     /// Routing key on the `aftersales.events` topic exchange (also `DomainEvent.name`).
@@ -74,6 +78,7 @@ impl Event {
             Self::AfterSaleReleased { .. } => 10,
             Self::LineProgressRecorded { .. } => 11,
             Self::LineProgressReversed { .. } => 12,
+            Self::CancelReverted => 13,
         };
         Self::ROUTING_KEYS[i]
     }
@@ -103,6 +108,7 @@ mod tests {
             Event::Created,
             Event::FulfilmentStarted,
             Event::Canceled,
+            Event::CancelReverted,
             Event::AddressChanged,
             Event::WaybillPrinted,
             Event::Shipped,

@@ -1,7 +1,8 @@
 //! Pure domain rules of the orders service: no IO, no protobuf, no SQL.
 //!
 //! - [`Order`]: `PAID → AWAITING_SHIPMENT → SHIPPED → DELIVERED → COMPLETED`, and `CANCELED`
-//!   (only before the waybill is printed). Created with [`Order::create`] from a [`NewOrder`].
+//!   (by request only before the waybill is printed; or when every unit is canceled before
+//!   shipment, which a reversal undoes). Created with [`Order::create`] from a [`NewOrder`].
 //! - [`OrderLine`]: SKU, category, quantity, price, discount share, the [`PolicySnapshot`] frozen at
 //!   purchase and the after-sale [`LineCounters`] (no counter, and no combined sum, ever exceeds
 //!   the ordered quantity: [`LineCounters::apply`]).
@@ -67,6 +68,8 @@ pub use counters::{CounterKind, LineCounters};
 pub use event::Event;
 pub use filter::OrderFilter;
 pub use ids::{BuyerId, CaseId, MerchantId, OrderId, OrderLineId, ShipmentId};
-pub use order::{NewOrder, NewOrderLine, Order, OrderLine, OrderState, Shipping};
+pub use order::{
+    EVERY_UNIT_CANCELED, NewOrder, NewOrderLine, Order, OrderLine, OrderState, Shipping,
+};
 pub use policy::{FreeReturnPrivilege, LineDeadlines, MemberTier, PolicySnapshot, Settings};
 pub use validate::IdempotencyKey;

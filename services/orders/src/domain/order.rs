@@ -133,6 +133,10 @@ pub struct Order {
     pub completed_at: Option<DateTime<Utc>>,
     pub canceled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
+    /// The state the order was in when every unit was canceled (it moved to `CANCELED` then);
+    /// reversing the cancellation moves it back. `None` unless canceled that way.
+    #[serde(default)]
+    pub canceled_from: Option<OrderState>,
     pub courier_code: Option<String>,
     pub tracking_number: Option<String>,
     pub shipment_id: Option<ShipmentId>,
@@ -272,6 +276,7 @@ impl Order {
             completed_at: None,
             canceled_at: None,
             cancel_reason: None,
+            canceled_from: None,
             courier_code: None,
             tracking_number: None,
             shipment_id: None,
@@ -502,8 +507,12 @@ impl Order {
         )
     }
 
-    /// Adds `qty` to a progress counter (returned-received, refunded, replaced, reshipped);
-    /// any state. Actors: staff, system.
+    /// Adds `qty` to a progress counter (returned-received, refunded, replaced, reshipped,
+    /// canceled); any state, except that units are canceled only before shipment (`PAID` or
+    /// `AWAITING_SHIPMENT`, even after the waybill is printed: the saga voids it first;
+    /// `order_already_shipped`, `order_canceled`). When every unit of every line is canceled, the
+    /// order moves to `CANCELED` (remembering the state it came from) and `Canceled` is emitted
+    /// too. Actors: staff, system.
     pub fn record_line_progress(
         &mut self,
         actor: &Actor,
@@ -514,19 +523,36 @@ impl Order {
     ) -> Events {
         self.authorize_internal(actor, "record line progress")?;
         progress_kind(kind)?;
+        if kind == CounterKind::Canceled {
+            self.expect_unshipped()?;
+        }
         self.move_counter(line_id, kind, qty, true)?;
-        self.touch(
-            now,
-            Event::LineProgressRecorded {
-                line_id,
-                kind,
-                quantity: qty,
-            },
-        )
+        let mut events = vec![Event::LineProgressRecorded {
+            line_id,
+            kind,
+            quantity: qty,
+        }];
+        if kind == CounterKind::Canceled && self.every_unit_canceled() {
+            self.canceled_from = Some(self.state);
+            self.state = OrderState::Canceled;
+            self.canceled_at = Some(now);
+            self.cancel_reason = Some(EVERY_UNIT_CANCELED.to_owned());
+            events.push(Event::Canceled);
+        }
+        self.updated_at = now;
+        self.version += 1;
+        Ok(events)
+    }
+
+    /// Whether every unit of every line is canceled.
+    pub fn every_unit_canceled(&self) -> bool {
+        self.lines.iter().all(|l| l.counters.canceled >= l.quantity)
     }
 
     /// Subtracts `qty` from a progress counter (saga compensation); needs a reason for the audit
-    /// record. Actors: staff, system.
+    /// record. Reversing canceled units of an order that moved to `CANCELED` because every unit
+    /// was canceled moves it back to the state it came from (`CancelReverted`).
+    /// Actors: staff, system.
     pub fn reverse_line_progress(
         &mut self,
         actor: &Actor,
@@ -540,14 +566,23 @@ impl Order {
         progress_kind(kind)?;
         validate::reason("reason", reason)?;
         self.move_counter(line_id, kind, qty, false)?;
-        self.touch(
-            now,
-            Event::LineProgressReversed {
-                line_id,
-                kind,
-                quantity: qty,
-            },
-        )
+        let mut events = vec![Event::LineProgressReversed {
+            line_id,
+            kind,
+            quantity: qty,
+        }];
+        if kind == CounterKind::Canceled
+            && self.state == OrderState::Canceled
+            && let Some(from) = self.canceled_from.take()
+        {
+            self.state = from;
+            self.canceled_at = None;
+            self.cancel_reason = None;
+            events.push(Event::CancelReverted);
+        }
+        self.updated_at = now;
+        self.version += 1;
+        Ok(events)
     }
 
     fn move_counter(
@@ -605,6 +640,18 @@ impl Order {
         }
     }
 
+    /// Canceling units: only before shipment (the waybill may be printed).
+    fn expect_unshipped(&self) -> Result<(), DomainError> {
+        match self.state {
+            OrderState::Paid | OrderState::AwaitingShipment => Ok(()),
+            OrderState::Canceled => Err(canceled()),
+            other => Err(DomainError::rule(
+                "order_already_shipped",
+                format!("units of a {other} order can no longer be canceled"),
+            )),
+        }
+    }
+
     /// Cancel and address changes: only before the waybill is printed.
     fn expect_editable(&self, what: &str) -> Result<(), DomainError> {
         if self.state == OrderState::Canceled {
@@ -639,6 +686,9 @@ impl Order {
     }
 }
 
+/// `cancel_reason` of an order canceled because every unit was canceled.
+pub const EVERY_UNIT_CANCELED: &str = "every unit canceled";
+
 fn canceled() -> DomainError {
     DomainError::rule("order_canceled", "the order is canceled")
 }
@@ -654,7 +704,7 @@ fn progress_kind(kind: CounterKind) -> Result<(), DomainError> {
     if kind == CounterKind::Requested {
         Err(DomainError::field(
             "kind",
-            "must be returned_received, refunded, replaced or reshipped",
+            "must be returned_received, refunded, replaced, reshipped or canceled",
         ))
     } else {
         Ok(())

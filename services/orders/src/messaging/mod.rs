@@ -1,3 +1,4 @@
-//! Messaging: the domain events the orders service publishes (it consumes nothing yet).
+//! Messaging: the domain events the orders service publishes and the saga commands it consumes.
 
+pub mod commands;
 pub mod events;

@@ -104,6 +104,10 @@ pub async fn save_line_counters<C: ConnectionTrait>(
             order_line::Column::Reshipped,
             Expr::value(to_i32(c.reshipped)?),
         )
+        .col_expr(
+            order_line::Column::Canceled,
+            Expr::value(to_i32(c.canceled)?),
+        )
         .filter(order_line::Column::Id.eq(line_id.0))
         .filter(order_line::Column::OrderId.eq(o.id.0))
         .exec(conn)
@@ -224,7 +228,7 @@ fn check_violation(e: DbErr) -> AppError {
         if text.contains("outcomes") {
             return AppError::rule(
                 "line_outcomes_exceed_quantity",
-                "refunded + replaced + reshipped would exceed the ordered quantity",
+                "refunded + replaced + reshipped + canceled would exceed the ordered quantity",
             );
         }
         return AppError::rule(
@@ -275,6 +279,7 @@ fn order_model(o: &Order) -> AppResult<order::Model> {
         completed_at: o.completed_at,
         canceled_at: o.canceled_at,
         cancel_reason: o.cancel_reason.clone(),
+        canceled_from: o.canceled_from.map(|s| s.as_str().to_owned()),
         courier_code: o.courier_code.clone(),
         tracking_number: o.tracking_number.clone(),
         shipment_id: o.shipment_id.map(|s| s.0),
@@ -301,6 +306,7 @@ fn line_model(o: &Order, position: usize, l: &OrderLine) -> AppResult<order_line
         refunded: to_i32(c.refunded)?,
         replaced: to_i32(c.replaced)?,
         reshipped: to_i32(c.reshipped)?,
+        canceled: to_i32(c.canceled)?,
     })
 }
 
@@ -325,6 +331,7 @@ fn to_domain(r: order::Model, lines: Vec<order_line::Model>) -> AppResult<Order>
                     refunded: to_u32("refunded", l.refunded)?,
                     replaced: to_u32("replaced", l.replaced)?,
                     reshipped: to_u32("reshipped", l.reshipped)?,
+                    canceled: to_u32("canceled", l.canceled)?,
                 },
             })
         })
@@ -352,6 +359,11 @@ fn to_domain(r: order::Model, lines: Vec<order_line::Model>) -> AppResult<Order>
         completed_at: r.completed_at,
         canceled_at: r.canceled_at,
         cancel_reason: r.cancel_reason,
+        canceled_from: r
+            .canceled_from
+            .as_deref()
+            .map(|s| OrderState::parse(s).ok_or_else(|| corrupt("canceled_from", s)))
+            .transpose()?,
         courier_code: r.courier_code,
         tracking_number: r.tracking_number,
         shipment_id: r.shipment_id.map(ShipmentId),

@@ -368,6 +368,30 @@ pub fn charge_to_pb(c: &Charge) -> pb::Charge {
     }
 }
 
+/// The payment a refund is for: named by its id or by its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundTarget {
+    Payment(d::PaymentId),
+    Order(d::OrderId),
+}
+
+/// Exactly one of `payment_id` or `order_id` (both or neither: a violation on `payment_id`).
+pub fn refund_target(payment_id: &str, order_id: &str) -> AppResult<RefundTarget> {
+    match (payment_id.is_empty(), order_id.is_empty()) {
+        (false, true) => Ok(RefundTarget::Payment(d::PaymentId(edge::uuid(
+            "payment_id",
+            payment_id,
+        )?))),
+        (true, false) => Ok(RefundTarget::Order(d::OrderId(edge::uuid(
+            "order_id", order_id,
+        )?))),
+        _ => Err(AppError::field(
+            "payment_id",
+            "exactly one of payment_id or order_id is required",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +400,31 @@ mod tests {
         match e {
             AppError::Invalid(v) => v[0].field.clone(),
             other => other.to_string(),
+        }
+    }
+
+    #[test]
+    fn refund_target_is_exactly_one_of_payment_or_order() {
+        let id = "0190a0e0-0000-7000-8000-000000000001";
+        let cases: &[(&str, &str, Result<RefundTarget, &str>)] = &[
+            (
+                id,
+                "",
+                Ok(RefundTarget::Payment(d::PaymentId(id.parse().unwrap()))),
+            ),
+            (
+                "",
+                id,
+                Ok(RefundTarget::Order(d::OrderId(id.parse().unwrap()))),
+            ),
+            ("", "", Err("payment_id")),
+            (id, id, Err("payment_id")),
+            ("nope", "", Err("payment_id")),
+            ("", "nope", Err("order_id")),
+        ];
+        for (payment, order, want) in cases {
+            let got = refund_target(payment, order).map_err(field_of);
+            assert_eq!(got, want.map_err(str::to_owned), "{payment:?} {order:?}");
         }
     }
 

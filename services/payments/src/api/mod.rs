@@ -315,7 +315,7 @@ impl PaymentsService for PaymentsApi {
         request: Request<pb::CreateRefundRequest>,
     ) -> Result<Response<pb::CreateRefundResponse>, Status> {
         let req = request.into_inner();
-        let payment_id = PaymentId(edge::uuid("payment_id", &req.payment_id)?);
+        let target = convert::refund_target(&req.payment_id, &req.order_id)?;
         let input = NewRefund {
             idempotency_key: convert::idempotency_key(&req.idempotency_key)?,
             case_id: CaseId::parse_optional("case_id", &req.case_id).map_err(AppError::from)?,
@@ -331,9 +331,15 @@ impl PaymentsService for PaymentsApi {
         };
         // Refund idempotency keys are unique per merchant: the merchant never changes, so it
         // is read before the transaction to name the scope.
-        let merchant = repo::load_payment(&self.store.db, payment_id)
-            .await?
-            .merchant_id;
+        let payment = match target {
+            convert::RefundTarget::Payment(id) => repo::load_payment(&self.store.db, id).await?,
+            convert::RefundTarget::Order(order) => {
+                repo::find_payment_by_order(&self.store.db, order)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("payment of order", order))?
+            }
+        };
+        let (payment_id, merchant) = (payment.id, payment.merchant_id);
         let scope = scopes::create_refund(merchant);
         let now = Utc::now();
         let policy = self.policy.clone();

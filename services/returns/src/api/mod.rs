@@ -96,10 +96,14 @@ fn item_exists(case: &Case, item: crate::domain::CaseItemId) -> AppResult<()> {
 
 impl ReturnsApi {
     pub fn new(rt: &Runtime<crate::Config>) -> anyhow::Result<Self> {
-        Ok(Self {
-            store: rt.store.clone(),
-            settings: rt.settings.service.settings()?,
-        })
+        Ok(Self::with_settings(
+            rt.store.clone(),
+            rt.settings.service.settings()?,
+        ))
+    }
+
+    pub fn with_settings(store: Store, settings: Settings) -> Self {
+        Self { store, settings }
     }
 
     /// Runs one case transition exactly once per idempotency key: locks (the order replica,

@@ -1,6 +1,8 @@
-//! Messaging of the returns service: the case events it publishes through the outbox and the
-//! consumer that keeps the order replica up to date from the orders events.
+//! Messaging of the returns service: the case events it publishes through the outbox, the
+//! consumer that keeps the order replica up to date from the orders events, and the saga commands
+//! it consumes.
 
+pub mod commands;
 pub mod events;
 pub mod order_events;
 

@@ -1100,3 +1100,245 @@ async fn concurrent_duplicate_scans_store_one_event() {
         .items;
     assert_eq!(stored.len(), 1);
 }
+
+fn forward_req(order_id: &str, tracking: &str) -> CreateShipmentRequest {
+    CreateShipmentRequest {
+        order_id: order_id.into(),
+        ..create_req("SF", tracking)
+    }
+}
+
+async fn create_for(c: &mut Client, req: CreateShipmentRequest) -> Shipment {
+    c.create_shipment(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap()
+}
+
+fn void_order_req(order_id: &str, case_id: &str) -> VoidOrderWaybillsRequest {
+    VoidOrderWaybillsRequest {
+        idempotency_key: key(),
+        actor: system(),
+        order_id: order_id.into(),
+        case_id: case_id.into(),
+        reason: "refund-only before shipment".into(),
+    }
+}
+
+fn reissue_req(order_id: &str, case_id: &str) -> ReissueOrderWaybillsRequest {
+    ReissueOrderWaybillsRequest {
+        idempotency_key: key(),
+        actor: system(),
+        order_id: order_id.into(),
+        case_id: case_id.into(),
+        reason: "refund-only saga compensated".into(),
+    }
+}
+
+#[tokio::test]
+async fn order_waybills_are_voided_for_a_case_and_reissued_by_its_compensation() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let mut events = env.event_probe("logistics.shipment.*").await;
+    let (order_id, case_id) = (uuid(), uuid());
+    let created = create_for(&mut c, forward_req(&order_id, "SF5001")).await;
+    let printed = create_for(&mut c, forward_req(&order_id, "SF5002")).await;
+    c.print_waybill(PrintWaybillRequest {
+        idempotency_key: key(),
+        actor: merchant(),
+        shipment_id: printed.shipment_id.clone(),
+    })
+    .await
+    .unwrap();
+    // another order's waybill and a return leg of this order are not touched
+    let other = create(&mut c, "SF", "SF5003").await;
+    let mut ret = forward_req(&order_id, "SF5004");
+    ret.direction = Direction::Return as i32;
+    ret.case_id = uuid();
+    let ret = create_for(&mut c, ret).await;
+
+    // only staff and the system
+    let mut req = void_order_req(&order_id, &case_id);
+    req.actor = merchant();
+    assert_denied(
+        &c.void_order_waybills(req).await.unwrap_err(),
+        "actor_not_allowed",
+    );
+
+    let req = void_order_req(&order_id, &case_id);
+    let voided = c
+        .void_order_waybills(req.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .shipments;
+    let ids: Vec<_> = voided.iter().map(|s| s.shipment_id.clone()).collect();
+    assert_eq!(
+        ids,
+        [created.shipment_id.clone(), printed.shipment_id.clone()]
+    );
+    for s in &voided {
+        assert_eq!(s.waybill_state, WaybillState::Voided as i32);
+        assert_eq!(s.state, ShipmentState::Voided as i32);
+        assert_eq!(s.voided_for_case_id, case_id);
+        assert_eq!(s.void_reason, "refund-only before shipment");
+        let ev = events
+            .wait_for(WAIT, |e| {
+                e.routing_key == "logistics.shipment.waybill_voided"
+                    && e.event.entity_id == s.shipment_id
+            })
+            .await
+            .expect("voided event");
+        assert_eq!(ev.event.keys["voided_for_case_id"], case_id);
+    }
+    assert_eq!(get(&mut c, &other.shipment_id).await, other);
+    assert_eq!(get(&mut c, &ret.shipment_id).await, ret);
+    // a replay returns the first answer; a new call finds nothing left to void
+    let replay = c.void_order_waybills(req).await.unwrap().into_inner();
+    assert_eq!(replay.shipments, voided);
+    let again = c
+        .void_order_waybills(void_order_req(&order_id, &case_id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.shipments.is_empty());
+    // an order without any waybill yet is not an error
+    let none = c
+        .void_order_waybills(void_order_req(&uuid(), &case_id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.shipments.is_empty());
+
+    // compensation: nothing for another case, the copies for this one
+    let nothing = c
+        .reissue_order_waybills(reissue_req(&order_id, &uuid()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(nothing.shipments.is_empty());
+    let reissued = c
+        .reissue_order_waybills(reissue_req(&order_id, &case_id))
+        .await
+        .unwrap()
+        .into_inner()
+        .shipments;
+    assert_eq!(reissued.len(), 2);
+    for (new, old) in reissued.iter().zip([&created, &printed]) {
+        assert_ne!(new.shipment_id, old.shipment_id);
+        assert_eq!(new.reissued_from_shipment_id, old.shipment_id);
+        assert_eq!(new.direction, Direction::Forward as i32);
+        assert_eq!(
+            (new.waybill_state, new.state),
+            (WaybillState::Created as i32, ShipmentState::Created as i32)
+        );
+        assert_eq!(
+            (
+                &new.courier_code,
+                &new.tracking_number,
+                &new.order_id,
+                &new.merchant_id
+            ),
+            (
+                &old.courier_code,
+                &old.tracking_number,
+                &old.order_id,
+                &old.merchant_id
+            )
+        );
+        assert_eq!(
+            (&new.destination, &new.shipping_fee),
+            (&old.destination, &old.shipping_fee)
+        );
+        assert_eq!(new.created_by, system());
+        events
+            .wait_for(WAIT, |e| {
+                e.routing_key == "logistics.shipment.created"
+                    && e.event.entity_id == new.shipment_id
+            })
+            .await
+            .expect("created event");
+    }
+    // the voided ones stay voided; a second compensation has nothing left to do
+    assert_eq!(
+        get(&mut c, &created.shipment_id).await.state,
+        ShipmentState::Voided as i32
+    );
+    let twice = c
+        .reissue_order_waybills(reissue_req(&order_id, &case_id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(twice.shipments.is_empty());
+    // the courier's scans by tracking number reach the live shipment
+    let scanned = c
+        .record_tracking_event(RecordTrackingEventRequest {
+            idempotency_key: key(),
+            actor: courier("SF"),
+            tracking_number: "SF5001".into(),
+            courier_code: "SF".into(),
+            courier_event_id: "e-5001".into(),
+            status: TrackingStatus::PickedUp as i32,
+            occurred_at: ts(Utc::now()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap();
+    assert_eq!(scanned.shipment_id, reissued[0].shipment_id);
+    assert_eq!(scanned.state, ShipmentState::PickedUp as i32);
+    // the live copy holds the number again
+    let err = c
+        .create_shipment(forward_req(&uuid(), "SF5001"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+}
+
+#[tokio::test]
+async fn order_waybills_are_not_voided_once_a_parcel_is_picked_up() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let order_id = uuid();
+    let waiting = create_for(&mut c, forward_req(&order_id, "SF6001")).await;
+    let moving = create_for(&mut c, forward_req(&order_id, "SF6002")).await;
+    scan(
+        &mut c,
+        &moving,
+        "p-6002",
+        TrackingStatus::PickedUp,
+        Utc::now(),
+    )
+    .await;
+
+    let err = c
+        .void_order_waybills(void_order_req(&order_id, &uuid()))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "shipment_already_picked_up");
+    // all or nothing
+    assert_eq!(get(&mut c, &waiting.shipment_id).await, waiting);
+
+    // bad input names the field
+    let mut req = void_order_req(&order_id, "");
+    let err = c.void_order_waybills(req.clone()).await.unwrap_err();
+    assert_invalid(&err, "case_id");
+    req.case_id = uuid();
+    req.reason = " ".into();
+    assert_invalid(&c.void_order_waybills(req).await.unwrap_err(), "reason");
+    let mut req = reissue_req("nope", &uuid());
+    assert_invalid(
+        &c.reissue_order_waybills(req.clone()).await.unwrap_err(),
+        "order_id",
+    );
+    req.order_id = order_id.clone();
+    req.actor = courier("SF");
+    assert_denied(
+        &c.reissue_order_waybills(req).await.unwrap_err(),
+        "actor_not_allowed",
+    );
+}

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod commands;
 mod complaints;
 mod logistics;
 mod orders;

@@ -997,3 +997,205 @@ async fn late_delivery_publishes_delivered_late() {
         .await;
     assert!(late.is_none());
 }
+
+fn reverse_req(order: &Order, kind: LineProgressKind, qty: u32) -> ReverseLineProgressRequest {
+    ReverseLineProgressRequest {
+        idempotency_key: key(),
+        actor: actor(ActorKind::System, "orchestrator"),
+        order_id: order.order_id.clone(),
+        line_id: order.lines[0].line_id.clone(),
+        kind: kind as i32,
+        quantity: qty,
+        case_id: uuid(),
+        reason: "refund-only saga compensated".into(),
+    }
+}
+
+#[tokio::test]
+async fn canceling_every_unit_cancels_the_order_even_after_print_and_reversal_restores_it() {
+    let env = TestEnv::new();
+    let mut client = OrdersServiceClient::new(env.start("orders", &[]).await);
+    let mut events = env.event_probe("orders.#").await;
+    let order = create(&mut client, &uuid(), &uuid()).await;
+    start(&mut client, &order.order_id).await;
+    let order = print_waybill(&mut client, &order.order_id).await;
+    assert_eq!(order.state(), OrderState::AwaitingShipment);
+
+    // two of three units: the order stays as it is
+    let o = client
+        .record_line_progress(progress_req(&order, LineProgressKind::Canceled, 2))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        (o.state(), counters(&o).canceled),
+        (OrderState::AwaitingShipment, 2)
+    );
+    // canceled units count with the other outcomes (a canceled unit may only be refunded)
+    let err = client
+        .record_line_progress(progress_req(&order, LineProgressKind::Replaced, 2))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "line_outcomes_exceed_quantity");
+    let err = client
+        .record_line_progress(progress_req(&order, LineProgressKind::Canceled, 2))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "counter_exceeds_quantity");
+
+    // the last unit cancels the order (its waybill is printed: the saga voided it first)
+    let o = client
+        .record_line_progress(progress_req(&order, LineProgressKind::Canceled, 1))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(o.state(), OrderState::Canceled);
+    assert_eq!(counters(&o).canceled, 3);
+    assert!(o.canceled_at.is_some() && o.waybill_printed_at.is_some());
+    assert_eq!(o.cancel_reason, "every unit canceled");
+    // the last unit's progress event, then the order's (events come in outbox order)
+    let ev = events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "orders.line.progress_recorded"
+                && e.event.keys["kind"] == "canceled"
+                && e.event.keys["quantity"] == "1"
+        })
+        .await
+        .expect("progress event");
+    assert_eq!(snapshot(&ev).state(), OrderState::Canceled);
+    let ev = events
+        .wait_for(WAIT, |e| e.routing_key == "orders.order.canceled")
+        .await
+        .expect("canceled event");
+    assert_eq!(snapshot(&ev).version, o.version);
+    assert_eq!(ev.event.state, "CANCELED");
+    let err = client
+        .record_line_progress(progress_req(&order, LineProgressKind::Canceled, 1))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "order_canceled");
+
+    // compensation: one unit restored brings the order back to AWAITING_SHIPMENT
+    let o = client
+        .reverse_line_progress(reverse_req(&order, LineProgressKind::Canceled, 1))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        (o.state(), counters(&o).canceled),
+        (OrderState::AwaitingShipment, 2)
+    );
+    assert!(o.canceled_at.is_none() && o.cancel_reason.is_empty());
+    assert!(o.waybill_printed_at.is_some());
+    let ev = events
+        .wait_for(WAIT, |e| e.routing_key == "orders.order.cancel_reverted")
+        .await
+        .expect("cancel reverted event");
+    assert_eq!(snapshot(&ev).state(), OrderState::AwaitingShipment);
+    let o = client
+        .reverse_line_progress(reverse_req(&order, LineProgressKind::Canceled, 2))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        (o.state(), counters(&o).canceled),
+        (OrderState::AwaitingShipment, 0)
+    );
+    let err = client
+        .reverse_line_progress(reverse_req(&order, LineProgressKind::Canceled, 1))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "reversal_exceeds_recorded");
+    // a CancelOrder is still refused after the print
+    let err = client
+        .cancel_order(CancelOrderRequest {
+            idempotency_key: key(),
+            actor: staff(),
+            order_id: order.order_id.clone(),
+            reason: "buyer asked".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_rule(&err, "waybill_already_printed");
+    assert_eq!(get(&mut client, &order.order_id).await, o);
+}
+
+#[tokio::test]
+async fn units_are_canceled_only_before_shipment() {
+    let env = TestEnv::new();
+    let mut client = OrdersServiceClient::new(env.start("orders", &[]).await);
+
+    // PAID: allowed
+    let paid = create(&mut client, &uuid(), &uuid()).await;
+    let o = client
+        .record_line_progress(progress_req(&paid, LineProgressKind::Canceled, 3))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        o.state(),
+        OrderState::Canceled,
+        "the only line is fully canceled"
+    );
+    let o = client
+        .reverse_line_progress(reverse_req(&paid, LineProgressKind::Canceled, 3))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(o.state(), OrderState::Paid, "back to where it came from");
+
+    // shipped: too late
+    let shipped = create(&mut client, &uuid(), &uuid()).await;
+    start(&mut client, &shipped.order_id).await;
+    ship(&mut client, &shipped.order_id).await;
+    let err = client
+        .record_line_progress(progress_req(&shipped, LineProgressKind::Canceled, 1))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "order_already_shipped");
+    deliver(&mut client, &shipped.order_id).await;
+    let err = client
+        .record_line_progress(progress_req(&shipped, LineProgressKind::Canceled, 1))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "order_already_shipped");
+
+    // canceled by request: refused, and nothing moved
+    let canceled = create(&mut client, &uuid(), &uuid()).await;
+    client
+        .cancel_order(CancelOrderRequest {
+            idempotency_key: key(),
+            actor: staff(),
+            order_id: canceled.order_id.clone(),
+            reason: "buyer asked".into(),
+        })
+        .await
+        .unwrap();
+    let err = client
+        .record_line_progress(progress_req(&canceled, LineProgressKind::Canceled, 1))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "order_canceled");
+    assert_eq!(
+        counters(&get(&mut client, &canceled.order_id).await).canceled,
+        0
+    );
+
+    // only staff and the system move counters
+    let mut req = progress_req(&paid, LineProgressKind::Canceled, 1);
+    req.actor = actor(ActorKind::Merchant, &paid.merchant_id);
+    let err = client.record_line_progress(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+}

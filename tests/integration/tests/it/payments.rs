@@ -80,6 +80,7 @@ fn refund_req(p: &Payment, minor: i64) -> CreateRefundRequest {
         reason: "case approved: quality problem".into(),
         override_reason: String::new(),
         actor: merchant(&p.merchant_id),
+        order_id: String::new(),
     }
 }
 
@@ -1142,4 +1143,72 @@ async fn a_void_the_provider_has_not_confirmed_saves_nothing_and_a_retry_finishe
         })
         .await;
     assert!(ev.is_some());
+}
+
+#[tokio::test]
+async fn a_refund_names_its_payment_or_its_order_exactly_once() {
+    let env = TestEnv::new();
+    let mut client = Client::new(env.start("payments", &[]).await);
+    let merchant_id = uuid();
+    let p = record(&mut client, &merchant_id, PaymentMethod::Card, 10_000).await;
+
+    // by order: the order's payment is refunded
+    let by_order = CreateRefundRequest {
+        payment_id: String::new(),
+        order_id: p.order_id.clone(),
+        ..refund_req(&p, 2_500)
+    };
+    let r = refund(&mut client, by_order.clone())
+        .await
+        .expect("refund by order");
+    assert_eq!(r.payment_id, p.payment_id);
+    assert_eq!(r.order_id, p.order_id);
+    assert_eq!(r.status, RefundStatus::Succeeded as i32);
+    // a replay returns the first refund, and the cap counts it once
+    let again = refund(&mut client, by_order).await.unwrap();
+    assert_eq!(again.refund_id, r.refund_id);
+    assert_eq!(
+        minor(&get_payment(&mut client, &p.payment_id).await.refunded),
+        2_500
+    );
+
+    // both or neither: a violation on payment_id
+    let both = CreateRefundRequest {
+        order_id: p.order_id.clone(),
+        ..refund_req(&p, 100)
+    };
+    assert_invalid(&refund(&mut client, both).await.unwrap_err(), "payment_id");
+    let neither = CreateRefundRequest {
+        payment_id: String::new(),
+        ..refund_req(&p, 100)
+    };
+    assert_invalid(
+        &refund(&mut client, neither).await.unwrap_err(),
+        "payment_id",
+    );
+    let bad = CreateRefundRequest {
+        payment_id: String::new(),
+        order_id: "nope".into(),
+        ..refund_req(&p, 100)
+    };
+    assert_invalid(&refund(&mut client, bad).await.unwrap_err(), "order_id");
+    // an order without a recorded payment
+    let unknown = CreateRefundRequest {
+        payment_id: String::new(),
+        order_id: uuid(),
+        ..refund_req(&p, 100)
+    };
+    let err = refund(&mut client, unknown).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    // the rules are those of a refund by payment
+    let too_much = CreateRefundRequest {
+        payment_id: String::new(),
+        order_id: p.order_id.clone(),
+        ..refund_req(&p, 7_501)
+    };
+    assert_rule(
+        &refund(&mut client, too_much).await.unwrap_err(),
+        "refund_exceeds_captured",
+    );
+    assert_eq!(refunds_of(&mut client, &p.payment_id).await.len(), 1);
 }

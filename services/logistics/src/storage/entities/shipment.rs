@@ -40,6 +40,8 @@ pub struct Model {
     pub correction_count: i32,
     pub created_by_kind: String,
     pub created_by_id: String,
+    pub voided_for_case_id: Option<Uuid>,
+    pub reissued_from_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

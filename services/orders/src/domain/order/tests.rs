@@ -850,13 +850,172 @@ fn progress_respects_combined_invariant() {
             returned_received: 2,
             refunded: 1,
             replaced: 0,
-            reshipped: 1
+            reshipped: 1,
+            canceled: 0
         }
     );
     assert_eq!(
         rule(o.reverse_line_progress(&s, line, CounterKind::Replaced, 1, "r", h(42))),
         Some("reversal_exceeds_recorded")
     );
+}
+
+#[test]
+fn canceling_units_only_before_shipment() {
+    // (state, printed waybill, expected rule)
+    let cases: &[(OrderState, bool, Option<&str>)] = &[
+        (OrderState::Paid, false, None),
+        (OrderState::AwaitingShipment, false, None),
+        (OrderState::AwaitingShipment, true, None),
+        (OrderState::Shipped, false, Some("order_already_shipped")),
+        (OrderState::Delivered, false, Some("order_already_shipped")),
+        (OrderState::Completed, false, Some("order_already_shipped")),
+        (OrderState::Canceled, false, Some("order_canceled")),
+    ];
+    for (state, printed, want) in cases {
+        let mut o = order_in(*state);
+        if *printed {
+            o.mark_waybill_printed(&staff(), h(1), None, h(1)).unwrap();
+        }
+        let before = o.clone();
+        let line = o.lines[0].id;
+        let got = o.record_line_progress(&staff(), line, CounterKind::Canceled, 1, h(2));
+        match want {
+            None => {
+                assert_eq!(
+                    got.unwrap(),
+                    [Event::LineProgressRecorded {
+                        line_id: line,
+                        kind: CounterKind::Canceled,
+                        quantity: 1
+                    }],
+                    "{state}"
+                );
+                assert_eq!(o.line(line).unwrap().counters.canceled, 1);
+                assert_eq!(
+                    o.state, *state,
+                    "one unit of three does not cancel the order"
+                );
+            }
+            Some(rule_name) => {
+                assert_eq!(rule(got), Some(*rule_name), "{state}");
+                assert_eq!(o, before, "a refused change changes nothing");
+            }
+        }
+    }
+    let mut o = order();
+    assert!(matches!(
+        o.record_line_progress(&merchant(), o.lines[0].id, CounterKind::Canceled, 1, h(1)),
+        Err(DomainError::Rule(r)) if r.rule == "actor_not_allowed"
+    ));
+}
+
+#[test]
+fn canceling_every_unit_cancels_the_order_and_reversal_restores_it() {
+    for (from, printed) in [
+        (OrderState::Paid, false),
+        (OrderState::AwaitingShipment, false),
+        (OrderState::AwaitingShipment, true),
+    ] {
+        let mut o = order_in(from);
+        if printed {
+            o.mark_waybill_printed(&staff(), h(1), None, h(1)).unwrap();
+        }
+        let (l0, l1) = (o.lines[0].id, o.lines[1].id);
+        let cancel = |o: &mut Order, line, q| {
+            o.record_line_progress(&staff(), line, CounterKind::Canceled, q, h(2))
+        };
+        cancel(&mut o, l0, 2).unwrap();
+        assert_eq!(o.state, from, "line 2 is not canceled yet");
+        assert!(!o.every_unit_canceled());
+        let version = o.version;
+        assert_eq!(
+            cancel(&mut o, l1, 1).unwrap(),
+            [
+                Event::LineProgressRecorded {
+                    line_id: l1,
+                    kind: CounterKind::Canceled,
+                    quantity: 1
+                },
+                Event::Canceled
+            ]
+        );
+        assert_eq!(o.version, version + 1, "one change, two events");
+        assert_eq!(
+            (o.state, o.canceled_from, o.canceled_at),
+            (OrderState::Canceled, Some(from), Some(h(2)))
+        );
+        assert_eq!(o.cancel_reason.as_deref(), Some(EVERY_UNIT_CANCELED));
+        // a canceled unit cannot also be replaced or reshipped (it may be refunded)
+        assert_eq!(
+            rule(o.record_line_progress(&staff(), l0, CounterKind::Replaced, 1, h(3))),
+            Some("line_outcomes_exceed_quantity")
+        );
+        assert_eq!(rule(cancel(&mut o, l0, 1)), Some("order_canceled"));
+
+        // compensation: restoring one unit brings the order back to where it was
+        assert_eq!(
+            o.reverse_line_progress(
+                &staff(),
+                l1,
+                CounterKind::Canceled,
+                1,
+                "saga compensated",
+                h(4)
+            )
+            .unwrap(),
+            [
+                Event::LineProgressReversed {
+                    line_id: l1,
+                    kind: CounterKind::Canceled,
+                    quantity: 1
+                },
+                Event::CancelReverted
+            ]
+        );
+        assert_eq!(
+            (
+                o.state,
+                o.canceled_from,
+                o.canceled_at,
+                o.cancel_reason.clone()
+            ),
+            (from, None, None, None)
+        );
+        assert_eq!(o.waybill_printed_at.is_some(), printed);
+        // the next reversal is a plain counter move
+        assert_eq!(
+            o.reverse_line_progress(
+                &staff(),
+                l0,
+                CounterKind::Canceled,
+                2,
+                "saga compensated",
+                h(5)
+            )
+            .unwrap()
+            .len(),
+            1
+        );
+        assert_eq!(o.state, from);
+        assert!(o.lines.iter().all(|l| l.counters.canceled == 0));
+    }
+}
+
+#[test]
+fn reversing_units_of_an_order_canceled_by_request_keeps_it_canceled() {
+    let mut o = order();
+    let line = o.lines[0].id;
+    o.record_line_progress(&staff(), line, CounterKind::Canceled, 1, h(1))
+        .unwrap();
+    o.cancel(&staff(), "buyer asked", h(2)).unwrap();
+    assert_eq!(o.canceled_from, None);
+    let events = o
+        .reverse_line_progress(&staff(), line, CounterKind::Canceled, 1, "undo", h(3))
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(o.state, OrderState::Canceled);
+    assert_eq!(o.cancel_reason.as_deref(), Some("buyer asked"));
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     pub canceled_at: Option<DateTimeUtc>,
     pub cancel_reason: Option<String>,
+    pub canceled_from: Option<String>,
     pub courier_code: Option<String>,
     pub tracking_number: Option<String>,
     pub shipment_id: Option<Uuid>,

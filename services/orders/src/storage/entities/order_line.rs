@@ -21,6 +21,7 @@ pub struct Model {
     pub refunded: i32,
     pub replaced: i32,
     pub reshipped: i32,
+    pub canceled: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,258 @@
+//! Saga commands in tests: publish a command envelope to a real service under a [`TestEnv`]'s
+//! prefix, and read the replies it sends to the orchestrator (see
+//! `aftersales_platform::commands` for the contract).
+
+use crate::{TestEnv, amqp_url};
+use aftersales_proto::messaging::v1::{Envelope, Reply, ReplyOutcome};
+use futures::StreamExt;
+use lapin::{
+    Connection, ConnectionProperties, ExchangeKind,
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
+        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    },
+    types::FieldTable,
+};
+use prost::{Message, Name};
+use std::time::Duration;
+
+pub use aftersales_platform::commands::command_envelope;
+
+/// One reply received from a service.
+#[derive(Debug, Clone)]
+pub struct ReceivedReply {
+    pub routing_key: String,
+    pub envelope: Envelope,
+    pub reply: Reply,
+}
+
+impl ReceivedReply {
+    pub fn outcome(&self) -> ReplyOutcome {
+        ReplyOutcome::try_from(self.reply.outcome).unwrap_or(ReplyOutcome::Unspecified)
+    }
+
+    /// Decodes the result of a `SUCCESS` reply as `M`.
+    ///
+    /// # Panics
+    /// When the reply is not a success carrying an `M`.
+    pub fn result<M: Message + Name + Default>(&self) -> M {
+        assert_eq!(
+            self.outcome(),
+            ReplyOutcome::Success,
+            "expected a success, got {:?}",
+            self.reply
+        );
+        assert_eq!(self.reply.result_type, M::full_name(), "result type");
+        M::decode(self.reply.result.as_slice()).expect("decodable result")
+    }
+}
+
+/// A temporary queue bound to the env's replies exchange with routing key `orchestrator`: it sees
+/// every reply any service sends under the prefix.
+pub struct ReplyProbe {
+    _conn: Connection,
+    consumer: lapin::Consumer,
+}
+
+impl ReplyProbe {
+    pub async fn bind(prefix: &str) -> Self {
+        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+            .await
+            .expect("connect to rabbitmq");
+        let ch = conn.create_channel().await.expect("channel");
+        let exchange = format!("{prefix}aftersales.replies");
+        ch.exchange_declare(
+            exchange.as_str().into(),
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("declare replies exchange");
+        let queue = format!("{prefix}reply-probe.{}", uuid::Uuid::new_v4().simple());
+        ch.queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("declare reply probe queue");
+        ch.queue_bind(
+            queue.as_str().into(),
+            exchange.as_str().into(),
+            aftersales_platform::commands::REPLY_ROUTING_KEY.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind reply probe queue");
+        let consumer = ch
+            .basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume reply probe queue");
+        Self {
+            _conn: conn,
+            consumer,
+        }
+    }
+
+    /// Waits up to `timeout` for a reply matching `pred`; other replies are skipped.
+    pub async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&ReceivedReply) -> bool,
+    ) -> Option<ReceivedReply> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.consumer.next())
+                .await
+                .ok()??;
+            let delivery = next.ok()?;
+            let _ = delivery.ack(BasicAckOptions::default()).await;
+            let Ok(envelope) = Envelope::decode(delivery.data.as_slice()) else {
+                continue;
+            };
+            let Ok(reply) = Reply::decode(envelope.payload.as_slice()) else {
+                continue;
+            };
+            let received = ReceivedReply {
+                routing_key: delivery.routing_key.to_string(),
+                envelope,
+                reply,
+            };
+            if pred(&received) {
+                return Some(received);
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the reply to `command` (its `causation_id` is the command's
+    /// message id).
+    pub async fn reply_to(
+        &mut self,
+        command: &Envelope,
+        timeout: Duration,
+    ) -> Option<ReceivedReply> {
+        let id = command.message_id.clone();
+        self.wait_for(timeout, move |r| r.envelope.causation_id == id)
+            .await
+    }
+
+    /// Every reply that arrives within `window` (for counting duplicates).
+    pub async fn collect(&mut self, window: Duration) -> Vec<ReceivedReply> {
+        let deadline = tokio::time::Instant::now() + window;
+        let mut out = Vec::new();
+        while let Some(r) = self
+            .wait_for(
+                deadline.saturating_duration_since(tokio::time::Instant::now()),
+                |_| true,
+            )
+            .await
+        {
+            out.push(r);
+        }
+        out
+    }
+}
+
+impl TestEnv {
+    /// A probe receiving every reply sent to the orchestrator under this env's prefix; bind it
+    /// before publishing the commands whose replies it should see.
+    pub async fn reply_probe(&self) -> ReplyProbe {
+        ReplyProbe::bind(&self.prefix).await
+    }
+
+    /// Publishes `command` (with publisher confirms) on this env's commands exchange with routing
+    /// key `service`, once `service`'s command queue exists (the service declares it when its
+    /// consumer starts, which may be just after its health check turns SERVING).
+    pub async fn publish_command(&self, service: &str, command: &Envelope) {
+        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+            .await
+            .expect("connect to rabbitmq");
+        let queue = format!(
+            "{}{}",
+            self.prefix,
+            aftersales_platform::commands::queue(service)
+        );
+        wait_for_queue(&conn, &queue, Duration::from_secs(30)).await;
+        let ch = conn.create_channel().await.expect("channel");
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirms");
+        let exchange = format!("{}aftersales.commands", self.prefix);
+        let props = aftersales_platform::outbox::properties(command, &serde_json::Value::Null);
+        let confirm = ch
+            .basic_publish(
+                exchange.as_str().into(),
+                service.into(),
+                BasicPublishOptions::default(),
+                &command.encode_to_vec(),
+                props,
+            )
+            .await
+            .expect("publish command")
+            .await
+            .expect("command confirmed");
+        assert!(confirm.is_ack(), "broker refused the command");
+        let _ = conn.close(200, "published".into()).await;
+    }
+
+    /// Publishes `command` to `service` and waits up to `timeout` for its reply on `probe`.
+    ///
+    /// # Panics
+    /// When no reply arrives in time.
+    pub async fn send_command(
+        &self,
+        probe: &mut ReplyProbe,
+        service: &str,
+        command: &Envelope,
+        timeout: Duration,
+    ) -> ReceivedReply {
+        self.publish_command(service, command).await;
+        probe.reply_to(command, timeout).await.unwrap_or_else(|| {
+            panic!(
+                "no reply from {service} to {} ({}) within {timeout:?}",
+                command.r#type, command.message_id
+            )
+        })
+    }
+}
+
+/// Waits until `queue` exists (a passive declare succeeds); each failed attempt closes its channel.
+async fn wait_for_queue(conn: &Connection, queue: &str, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let ch = conn.create_channel().await.expect("channel");
+        let declared = ch
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await;
+        if declared.is_ok() {
+            let _ = ch.close(200, "found".into()).await;
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue {queue} was not declared within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
