@@ -26,3 +26,4 @@ package!(repairs, "aftersales.repairs.v1");
 package!(logistics, "aftersales.logistics.v1");
 package!(payments, "aftersales.payments.v1");
 package!(complaints, "aftersales.complaints.v1");
+package!(orchestrator, "aftersales.orchestrator.v1");
