@@ -1,6 +1,8 @@
 # Aftersales: the commands people run. `just` lists them.
 
 services := "orders returns repairs logistics payments complaints"
+# every process `just up` runs: the six services and the saga orchestrator
+processes := services + " orchestrator"
 export PATH := justfile_directory() + "/.venv/bin:" + env_var("PATH")
 
 # list the recipes
@@ -15,20 +17,29 @@ bootstrap:
 build:
     cargo build --workspace --bins
 
-# create the databases if needed, migrate, and run all services in the foreground (Ctrl-C stops all)
+# create the databases if needed, migrate, and run the six services and the orchestrator in the foreground (Ctrl-C stops all)
 up: build
     scripts/services.sh start
-    scripts/up.sh {{services}}
+    scripts/up.sh {{processes}}
 
-# create the databases if needed and apply pending migrations of every service
+# create the databases if needed and apply pending migrations of every service and the orchestrator
 migrate: build
     scripts/services.sh start
-    for s in {{services}}; do target/debug/aftersales-$s migrate; done
+    for s in {{processes}}; do target/debug/aftersales-$s migrate; done
 
 # run unit and integration tests against the local PostgreSQL and RabbitMQ
 test: build
     scripts/services.sh start
     cargo test --workspace --no-fail-fast
+
+# the crash suite: 50 refund-only sagas while the orchestrator is killed (-9) 6 times, a service is killed and RabbitMQ restarts
+chaos sagas="50" kills="6": build
+    scripts/services.sh start
+    CHAOS_SAGAS={{sagas}} CHAOS_KILLS={{kills}} cargo test -p aftersales-integration-tests --test chaos
+
+# operator CLI for sagas, e.g. `just ctl saga list --status needs-attention`
+ctl *args: build
+    target/debug/aftersalesctl {{args}}
 
 # fmt check, clippy with warnings as errors, buf lint
 lint:

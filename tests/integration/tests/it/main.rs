@@ -13,3 +13,6 @@ mod orders;
 mod payments;
 mod repairs;
 mod returns;
+#[path = "../support/saga_world.rs"]
+mod saga_world;
+mod sagas;

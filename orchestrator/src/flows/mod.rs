@@ -1,0 +1,11 @@
+//! The flow definitions, one file per flow, each readable on one screen.
+
+pub mod common;
+pub mod refund_only_not_shipped;
+
+use crate::engine::flow::Registry;
+
+/// Every flow (and every version still running) the orchestrator knows.
+pub fn registry() -> Result<Registry, String> {
+    Registry::new(vec![refund_only_not_shipped::definition()])
+}

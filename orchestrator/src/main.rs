@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    aftersales_platform::app::main::<aftersales_orchestrator::Orchestrator>()
+}

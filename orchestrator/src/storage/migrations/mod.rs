@@ -1,0 +1,3 @@
+//! One file per migration, plain SQL.
+
+pub mod m0001_sagas;

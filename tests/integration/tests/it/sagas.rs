@@ -1,0 +1,364 @@
+//! The saga orchestrator end to end: the real orchestrator and services, PostgreSQL and
+//! RabbitMQ. Refund-only before shipment completes with every effect exactly once; a service
+//! killed mid-command, a compensation that keeps failing, a timer due while the orchestrator is
+//! down, and the operator API with its audit log.
+
+use crate::saga_world::*;
+use aftersales_proto::common::v1::ActorKind;
+use aftersales_proto::orchestrator::v1::{self as orch, SagaStatus};
+use std::time::Duration;
+use tonic::Code;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn op_actor() -> Option<aftersales_proto::common::v1::Actor> {
+    actor(ActorKind::Staff, "sre-1")
+}
+
+fn steps_with(saga: &orch::Saga, outcome: &str) -> Vec<String> {
+    saga.timeline
+        .iter()
+        .filter(|e| e.outcome == outcome)
+        .map(|e| e.step.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn refund_only_before_shipment_completes_once_and_aftersalesctl_shows_it() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_order().await;
+    let case_id = w.open_refund_only(&placed).await;
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    assert_eq!(s.flow, "refund_only_not_shipped");
+    assert!(s.past_pivot);
+    assert_eq!(
+        w.refund_only_effects(&placed, &case_id).await,
+        Vec::<String>::new()
+    );
+
+    let saga = w.saga(&s.saga_id).await;
+    let done = steps_with(&saga, "succeeded");
+    for step in [
+        "void_waybill",
+        "cancel_lines",
+        "refund",
+        "mark_refunding",
+        "record_refunded",
+        "count_refunded_lines",
+        "complete_case",
+    ] {
+        assert!(done.contains(&step.to_owned()), "{step} not in {done:?}");
+    }
+    // Per-step latency of one saga at a time, from its own timeline.
+    let mut latencies: Vec<String> = saga
+        .timeline
+        .iter()
+        .filter(|e| e.outcome == "succeeded")
+        .map(|e| format!("{}={}ms", e.step, e.elapsed_ms))
+        .collect();
+    latencies.dedup();
+    eprintln!("refund_only step latencies: {}", latencies.join(" "));
+
+    // The operator CLI reads the same saga.
+    let out = std::process::Command::new(aftersales_test_support::tool("aftersalesctl"))
+        .args([
+            "--addr",
+            &w.env.endpoint("orchestrator").unwrap(),
+            "saga",
+            "show",
+            &s.saga_id,
+        ])
+        .output()
+        .expect("run aftersalesctl");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in ["void_waybill", "complete_case", "succeeded", "completed"] {
+        assert!(
+            stdout.contains(needle),
+            "`{needle}` missing from:\n{stdout}"
+        );
+    }
+    let json = std::process::Command::new(aftersales_test_support::tool("aftersalesctl"))
+        .args([
+            "--addr",
+            &w.env.endpoint("orchestrator").unwrap(),
+            "--output",
+            "json",
+            "saga",
+            "list",
+            "--key",
+            &format!("case:{case_id}"),
+        ])
+        .output()
+        .expect("run aftersalesctl");
+    assert!(json.status.success());
+    assert!(String::from_utf8_lossy(&json.stdout).contains(&s.saga_id));
+}
+
+#[tokio::test]
+async fn a_service_killed_while_handling_a_command_gets_it_again_with_one_effect() {
+    // The provider takes 1.5 s inside the refund transaction: long enough to kill payments
+    // while it holds the command.
+    let slow = [(
+        "payments",
+        "AFTERSALES__SERVICE__SANDBOX__LATENCY_MS",
+        "1500",
+    )];
+    let mut w = World::start_with(&[], &slow).await;
+    let placed = w.place_order().await;
+    let case_id = w.open_refund_only(&placed).await;
+    w.wait_saga(&case_id, LONG, |s| s.current_step == "refund")
+        .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    w.env.kill("payments");
+    w.restart_service(
+        "payments",
+        &[("AFTERSALES__SERVICE__SANDBOX__LATENCY_MS", "200")],
+    )
+    .await;
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    assert_eq!(
+        w.refund_only_effects(&placed, &case_id).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_compensation_that_keeps_failing_parks_and_an_operator_retry_completes_it() {
+    let fast = [
+        ("AFTERSALES__SERVICE__COMMAND_TIMEOUT_MS", "800"),
+        ("AFTERSALES__SERVICE__RETRY__MAX_ATTEMPTS", "2"),
+        ("AFTERSALES__SERVICE__RETRY__BASE_MS", "100"),
+        ("AFTERSALES__SERVICE__COMPENSATION_RETRY__MAX_ATTEMPTS", "2"),
+        ("AFTERSALES__SERVICE__COMPENSATION_RETRY__BASE_MS", "100"),
+    ];
+    let mut w = World::start(&fast).await;
+    let mut parked = w.env.event_probe("orchestrator.saga.parked").await;
+    let placed = w.place_order().await;
+    // Orders is down: cancelling the lines never answers, so the saga gives up and compensates
+    // them too (their effect is unknown), and that compensation cannot get through either.
+    w.env.kill("orders");
+    let case_id = w.open_refund_only(&placed).await;
+    let s = w
+        .wait_saga(&case_id, LONG, |s| status(s) == SagaStatus::NeedsAttention)
+        .await;
+    assert_eq!(s.current_step, "cancel_lines");
+    assert!(s.last_error.contains("compensation failed"), "{s:?}");
+    assert!(
+        parked
+            .wait_for(LONG, |e| e.event.entity_id == s.saga_id)
+            .await
+            .is_some()
+    );
+    let saga = w.saga(&s.saga_id).await;
+    assert!(saga.timeline.iter().any(|e| e.outcome == "parked"));
+
+    // The fault is removed; an operator retries.
+    w.restart_service("orders", &[]).await;
+    let retried = w
+        .orch
+        .retry_saga(orch::RetrySagaRequest {
+            idempotency_key: key(),
+            actor: op_actor(),
+            saga_id: s.saga_id.clone(),
+            reason: "orders is back".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .saga
+        .unwrap();
+    assert_eq!(retried.audit.len(), 1);
+    assert_eq!(retried.audit[0].reason, "orders is back");
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Compensated, "{s:?}");
+    // Nothing moved: no refund, lines not canceled, the voided waybill reissued.
+    assert!(w.refunds(&placed).await.is_empty());
+    let order = w.order(&placed).await;
+    for line in &order.lines {
+        assert_eq!(line.counters.unwrap_or_default().canceled, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_timer_due_while_the_orchestrator_is_down_fires_after_restart() {
+    let fast = [("AFTERSALES__SERVICE__COMMAND_TIMEOUT_MS", "1500")];
+    let mut w = World::start(&fast).await;
+    let placed = w.place_order().await;
+    w.env.kill("logistics");
+    let case_id = w.open_refund_only(&placed).await;
+    let s = w
+        .wait_saga(&case_id, LONG, |s| s.current_step == "void_waybill")
+        .await;
+    w.kill_orchestrator();
+    tokio::time::sleep(Duration::from_millis(2500)).await; // the step timeout falls due
+    w.restart_orchestrator().await;
+    let deadline = tokio::time::Instant::now() + LONG;
+    loop {
+        let saga = w.saga(&s.saga_id).await;
+        if steps_with(&saga, "timed_out").contains(&"void_waybill".to_owned()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the timer never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    w.restart_service("logistics", &[]).await;
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    assert_eq!(
+        w.refund_only_effects(&placed, &case_id).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn operators_pause_and_cancel_with_an_audit_trail_and_bad_requests_are_refused() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_order().await;
+    w.env.kill("logistics");
+    let case_id = w.open_refund_only(&placed).await;
+    let s = w
+        .wait_saga(&case_id, LONG, |s| s.current_step == "void_waybill")
+        .await;
+
+    let bad = w
+        .orch
+        .pause_saga(orch::PauseSagaRequest {
+            idempotency_key: key(),
+            actor: op_actor(),
+            saga_id: "not-a-uuid".into(),
+            reason: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("saga_id"), "{bad:?}");
+    let missing = w
+        .orch
+        .get_saga(orch::GetSagaRequest {
+            saga_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let buyer = w
+        .orch
+        .cancel_saga(orch::CancelSagaRequest {
+            idempotency_key: key(),
+            actor: actor(ActorKind::Buyer, "b-1"),
+            saga_id: s.saga_id.clone(),
+            reason: "please".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(buyer.code(), Code::PermissionDenied);
+    let no_reason = w
+        .orch
+        .pause_saga(orch::PauseSagaRequest {
+            idempotency_key: key(),
+            actor: op_actor(),
+            saga_id: s.saga_id.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(no_reason.message().contains("reason"), "{no_reason:?}");
+
+    let pause_key = key();
+    let pause = orch::PauseSagaRequest {
+        idempotency_key: pause_key,
+        actor: op_actor(),
+        saga_id: s.saga_id.clone(),
+        reason: "investigating courier outage".into(),
+    };
+    let paused = w
+        .orch
+        .pause_saga(pause.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .saga
+        .unwrap();
+    assert_eq!(paused.summary.unwrap().status, SagaStatus::Paused as i32);
+    // A replay returns the first result and writes no second audit line.
+    let again = w
+        .orch
+        .pause_saga(pause)
+        .await
+        .unwrap()
+        .into_inner()
+        .saga
+        .unwrap();
+    assert_eq!(again.audit.len(), 1);
+    let resume_while_running = w
+        .orch
+        .retry_saga(orch::RetrySagaRequest {
+            idempotency_key: key(),
+            actor: op_actor(),
+            saga_id: s.saga_id.clone(),
+            reason: "try".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(resume_while_running.code(), Code::FailedPrecondition);
+    assert!(
+        resume_while_running
+            .message()
+            .starts_with("saga_not_retryable")
+    );
+
+    let canceled = w
+        .orch
+        .cancel_saga(orch::CancelSagaRequest {
+            idempotency_key: key(),
+            actor: op_actor(),
+            saga_id: s.saga_id.clone(),
+            reason: "buyer called: ship it after all".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .saga
+        .unwrap();
+    let actions: Vec<&str> = canceled.audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, vec!["pause", "cancel"]);
+    assert_eq!(canceled.audit[1].actor.as_ref().unwrap().id, "sre-1");
+    w.restart_service("logistics", &[]).await;
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Compensated, "{s:?}");
+    assert!(w.refunds(&placed).await.is_empty());
+    let finished = w
+        .orch
+        .cancel_saga(orch::CancelSagaRequest {
+            idempotency_key: key(),
+            actor: op_actor(),
+            saga_id: s.saga_id.clone(),
+            reason: "again".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        finished.message().starts_with("saga_finished"),
+        "{finished:?}"
+    );
+    let listed = w
+        .orch
+        .list_sagas(orch::ListSagasRequest {
+            status: SagaStatus::Compensated as i32,
+            flow: "refund_only_not_shipped".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.sagas.len(), 1);
+}
