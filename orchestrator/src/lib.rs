@@ -123,3 +123,48 @@ impl ServiceDef for Orchestrator {
         Ok(aftersales_platform::grpc::builder().add_service(OrchestratorServiceServer::new(api)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn defaults() -> Config {
+        let settings: aftersales_platform::config::Settings<Config> =
+            aftersales_platform::config::load_from(Orchestrator::DEFAULTS, None, Vec::new())
+                .unwrap();
+        settings.service
+    }
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let s = defaults().engine().unwrap();
+        assert_eq!(s.command_timeout, Duration::from_secs(30));
+        assert_eq!(s.retry.max_attempts, 5);
+        assert_eq!(s.compensation_retry.max_attempts, 8);
+        assert!(s.deadlines.is_empty());
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let mut c = defaults();
+        c.retry.max_attempts = 0;
+        let err = c.engine().unwrap_err().to_string();
+        assert!(err.contains("service.retry.max_attempts"), "{err}");
+        let mut c = defaults();
+        c.compensation_retry.max_ms = 1;
+        let err = c.engine().unwrap_err().to_string();
+        assert!(err.contains("service.compensation_retry.max_ms"), "{err}");
+        let mut c = defaults();
+        c.deadlines_ms.insert("no_such_wait".into(), 5);
+        let err = c.engine().unwrap_err().to_string();
+        assert!(err.contains("service.deadlines_ms.no_such_wait"), "{err}");
+        let mut c = defaults();
+        c.deadlines_ms.insert("refund_confirmation".into(), 5);
+        assert_eq!(
+            c.engine().unwrap().deadlines["refund_confirmation"],
+            Duration::from_millis(5)
+        );
+    }
+}

@@ -2,15 +2,11 @@
 //! prefix, and read the replies it sends to the orchestrator (see
 //! `aftersales_platform::commands` for the contract).
 
-use crate::{TestEnv, amqp_url};
+use crate::{Probe, TestEnv, amqp_url};
 use aftersales_proto::messaging::v1::{Envelope, Reply, ReplyOutcome};
-use futures::StreamExt;
 use lapin::{
     Connection, ConnectionProperties, ExchangeKind,
-    options::{
-        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
-        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-    },
+    options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},
     types::FieldTable,
 };
 use prost::{Message, Name};
@@ -50,61 +46,14 @@ impl ReceivedReply {
 /// A temporary queue bound to the env's replies exchange with routing key `orchestrator`: it sees
 /// every reply any service sends under the prefix.
 pub struct ReplyProbe {
-    _conn: Connection,
-    consumer: lapin::Consumer,
+    probe: Probe,
 }
 
 impl ReplyProbe {
     pub async fn bind(prefix: &str) -> Self {
-        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
-            .await
-            .expect("connect to rabbitmq");
-        let ch = conn.create_channel().await.expect("channel");
-        let exchange = format!("{prefix}aftersales.replies");
-        ch.exchange_declare(
-            exchange.as_str().into(),
-            ExchangeKind::Direct,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("declare replies exchange");
-        let queue = format!("{prefix}reply-probe.{}", uuid::Uuid::new_v4().simple());
-        ch.queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("declare reply probe queue");
-        ch.queue_bind(
-            queue.as_str().into(),
-            exchange.as_str().into(),
-            aftersales_platform::commands::REPLY_ROUTING_KEY.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bind reply probe queue");
-        let consumer = ch
-            .basic_consume(
-                queue.as_str().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("consume reply probe queue");
+        let key = aftersales_platform::commands::REPLY_ROUTING_KEY;
         Self {
-            _conn: conn,
-            consumer,
+            probe: Probe::bind(prefix, "replies", ExchangeKind::Direct, key).await,
         }
     }
 
@@ -116,19 +65,12 @@ impl ReplyProbe {
     ) -> Option<ReceivedReply> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let next = tokio::time::timeout_at(deadline, self.consumer.next())
-                .await
-                .ok()??;
-            let delivery = next.ok()?;
-            let _ = delivery.ack(BasicAckOptions::default()).await;
-            let Ok(envelope) = Envelope::decode(delivery.data.as_slice()) else {
-                continue;
-            };
+            let (routing_key, envelope) = self.probe.next(deadline).await?;
             let Ok(reply) = Reply::decode(envelope.payload.as_slice()) else {
                 continue;
             };
             let received = ReceivedReply {
-                routing_key: delivery.routing_key.to_string(),
+                routing_key,
                 envelope,
                 reply,
             };

@@ -309,28 +309,32 @@ async fn wait_serving(service: &str, addr: SocketAddr, log: &std::path::Path) ->
 
 /// A temporary queue bound to this env's events exchange.
 pub struct EventProbe {
+    probe: Probe,
+}
+
+/// A temporary exclusive queue bound to one of an env's exchanges, consumed with auto-ack: the
+/// plumbing every probe shares.
+pub(crate) struct Probe {
     _conn: Connection,
     consumer: lapin::Consumer,
 }
 
-/// One received domain event.
-#[derive(Debug, Clone)]
-pub struct ReceivedEvent {
-    pub routing_key: String,
-    pub envelope: Envelope,
-    pub event: aftersales_proto::messaging::v1::DomainEvent,
-}
-
-impl EventProbe {
-    pub async fn bind(prefix: &str, binding: &str) -> Self {
+impl Probe {
+    /// Binds a fresh queue to `<prefix>aftersales.<exchange>` (declared if missing) with `binding`.
+    pub(crate) async fn bind(
+        prefix: &str,
+        exchange: &str,
+        kind: ExchangeKind,
+        binding: &str,
+    ) -> Self {
         let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
             .await
             .expect("connect to rabbitmq");
         let ch = conn.create_channel().await.expect("channel");
-        let exchange = format!("{prefix}aftersales.events");
+        let exchange = format!("{prefix}aftersales.{exchange}");
         ch.exchange_declare(
             exchange.as_str().into(),
-            ExchangeKind::Topic,
+            kind,
             ExchangeDeclareOptions {
                 durable: true,
                 ..Default::default()
@@ -338,7 +342,7 @@ impl EventProbe {
             FieldTable::default(),
         )
         .await
-        .expect("declare events exchange");
+        .expect("declare probed exchange");
         let queue = format!("{prefix}probe.{}", uuid::Uuid::new_v4().simple());
         ch.queue_declare(
             queue.as_str().into(),
@@ -375,6 +379,39 @@ impl EventProbe {
         }
     }
 
+    /// The next decodable envelope and its routing key before `deadline`; `None` on time out.
+    pub(crate) async fn next(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> Option<(String, Envelope)> {
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.consumer.next())
+                .await
+                .ok()??;
+            let delivery = next.ok()?;
+            let _ = delivery.ack(BasicAckOptions::default()).await;
+            if let Ok(envelope) = Envelope::decode(delivery.data.as_slice()) {
+                return Some((delivery.routing_key.to_string(), envelope));
+            }
+        }
+    }
+}
+
+/// One received domain event.
+#[derive(Debug, Clone)]
+pub struct ReceivedEvent {
+    pub routing_key: String,
+    pub envelope: Envelope,
+    pub event: aftersales_proto::messaging::v1::DomainEvent,
+}
+
+impl EventProbe {
+    pub async fn bind(prefix: &str, binding: &str) -> Self {
+        Self {
+            probe: Probe::bind(prefix, "events", ExchangeKind::Topic, binding).await,
+        }
+    }
+
     /// Waits up to `timeout` for an event matching `pred`; other events are skipped.
     pub async fn wait_for(
         &mut self,
@@ -383,21 +420,14 @@ impl EventProbe {
     ) -> Option<ReceivedEvent> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let next = tokio::time::timeout_at(deadline, self.consumer.next())
-                .await
-                .ok()??;
-            let delivery = next.ok()?;
-            let _ = delivery.ack(BasicAckOptions::default()).await;
-            let Ok(envelope) = Envelope::decode(delivery.data.as_slice()) else {
-                continue;
-            };
+            let (routing_key, envelope) = self.probe.next(deadline).await?;
             let Ok(event) =
                 aftersales_proto::messaging::v1::DomainEvent::decode(envelope.payload.as_slice())
             else {
                 continue;
             };
             let received = ReceivedEvent {
-                routing_key: delivery.routing_key.to_string(),
+                routing_key,
                 envelope,
                 event,
             };

@@ -124,6 +124,49 @@ pub struct CommandStep {
     pub department: Department,
 }
 
+impl CommandStep {
+    /// A command step without compensation, not the pivot, parking to customer service.
+    pub fn new(name: &'static str, build: BuildFn) -> Self {
+        Self {
+            name,
+            action: Action {
+                build,
+                on_result: None,
+            },
+            compensation: None,
+            pivot: false,
+            department: Department::CustomerService,
+        }
+    }
+
+    /// What to make of the successful reply (default: done).
+    pub fn on_result(mut self, f: ResultFn) -> Self {
+        self.action.on_result = Some(f);
+        self
+    }
+
+    /// The command that undoes this step.
+    pub fn compensate(mut self, build: BuildFn) -> Self {
+        self.compensation = Some(Action {
+            build,
+            on_result: None,
+        });
+        self
+    }
+
+    /// Marks the point of no return (money moves here).
+    pub fn pivot(mut self) -> Self {
+        self.pivot = true;
+        self
+    }
+
+    /// Where the operator work order goes when this step parks the saga.
+    pub fn department(mut self, department: Department) -> Self {
+        self.department = department;
+        self
+    }
+}
+
 /// Which department an operator work order goes to when a saga parks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Department {

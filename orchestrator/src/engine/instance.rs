@@ -113,8 +113,14 @@ pub struct Instance {
     pub version: u32,
     pub business_key: String,
     pub status: Status,
-    /// Status to return to after a pause or a park.
+    /// Status to return to after a park (RUNNING or COMPENSATING).
     pub resume_to: Option<Status>,
+    /// Status to return to after a pause.
+    #[serde(default)]
+    pub paused_from: Option<Status>,
+    /// An operator canceled: in-flight commands are awaited, then everything is compensated.
+    #[serde(default)]
+    pub cancel_requested: bool,
     pub phase: Phase,
     /// Forward: the current step. Compensating: the step being compensated.
     pub step: usize,

@@ -163,6 +163,8 @@ impl Machine<'_> {
             business_key,
             status: Status::Running,
             resume_to: None,
+            paused_from: None,
+            cancel_requested: false,
             phase: Phase::Forward,
             step: 0,
             activities: Vec::new(),
@@ -194,7 +196,7 @@ impl Machine<'_> {
         now: DateTime<Utc>,
     ) -> Result<Vec<Effect>, Refused> {
         if let Input::Operator(action) = input {
-            check_operator(inst, action)?;
+            check_operator(flow, inst, action)?;
         }
         let mut tr = self.tr(flow, inst, now);
         match input {
@@ -224,7 +226,21 @@ impl Machine<'_> {
     }
 }
 
-fn check_operator(inst: &Instance, action: OpAction) -> Result<(), Refused> {
+/// The current step is the pivot and one of its commands may have acted (in flight, unanswered,
+/// or given up with an unknown result).
+fn pivot_in_doubt(flow: &Flow, inst: &Instance) -> bool {
+    let is_pivot = inst.phase == Phase::Forward
+        && matches!(
+            flow.steps.get(inst.step).and_then(Step::unit),
+            Some(Unit::Command(c)) if c.pivot
+        );
+    is_pivot
+        && inst.activities.iter().any(|a| {
+            a.state == ActState::InFlight || a.maybe_effect || a.park || a.state == ActState::Done
+        })
+}
+
+fn check_operator(flow: &Flow, inst: &Instance, action: OpAction) -> Result<(), Refused> {
     let s = inst.status;
     match action {
         OpAction::Retry => {
@@ -248,10 +264,16 @@ fn check_operator(inst: &Instance, action: OpAction) -> Result<(), Refused> {
                     "money has moved: the saga can only go forward",
                 ));
             }
-            if inst.phase == Phase::Compensating {
+            if inst.phase == Phase::Compensating || inst.cancel_requested {
                 return Err(refused(
                     "saga_already_compensating",
                     "the saga is already compensating",
+                ));
+            }
+            if pivot_in_doubt(flow, inst) {
+                return Err(refused(
+                    "saga_past_pivot",
+                    "the refund may have moved money: retry it to a definite result instead",
                 ));
             }
         }
@@ -395,7 +417,7 @@ impl<'a> Tr<'a> {
 
     /// Creates and starts one activity per item of the current step (either phase).
     fn start_activities(&mut self, items: Vec<Option<Value>>) {
-        let round = 1 + self.inst.reruns;
+        let round = 1;
         self.inst.activities = items
             .into_iter()
             .enumerate()
@@ -441,7 +463,8 @@ impl<'a> Tr<'a> {
             }
             Unit::Wait(w) => {
                 let act = &self.inst.activities[i];
-                let key = idempotency_key(self.inst.id, self.inst.step, act, false);
+                let key =
+                    idempotency_key(self.inst.id, self.inst.step, self.inst.reruns, act, false);
                 let ctx = Ctx {
                     data: &self.inst.data,
                     item: act.item.as_ref(),
@@ -455,7 +478,7 @@ impl<'a> Tr<'a> {
                             .get(w.deadline.0)
                             .copied()
                             .unwrap_or(w.deadline.1);
-                        let due = self.now + chrono_dur(deadline);
+                        let due = at(self.now, deadline);
                         let token = Uuid::now_v7();
                         let act = &mut self.inst.activities[i];
                         act.state = ActState::Waiting;
@@ -499,7 +522,7 @@ impl<'a> Tr<'a> {
             act.round_burned = false;
         }
         act.attempt += 1;
-        let key = idempotency_key(self.inst.id, step, act, compensating);
+        let key = idempotency_key(self.inst.id, step, self.inst.reruns, act, compensating);
         let ctx = Ctx {
             data: &self.inst.data,
             item: act.item.as_ref(),
@@ -519,7 +542,7 @@ impl<'a> Tr<'a> {
                     act.started_at = self.now;
                 }
                 let started = act.started_at;
-                let due = self.now + chrono_dur(self.settings.command_timeout);
+                let due = at(self.now, self.settings.command_timeout);
                 let detail = format!("{} to {} key {key}", cmd.message_type, cmd.service);
                 self.effects.push(Effect::Send {
                     message_id,
@@ -592,6 +615,9 @@ impl<'a> Tr<'a> {
                         self.retry_or_give_up(i, why);
                     }
                     Outcome::Fail(why) => {
+                        // The command succeeded: on the pivot, money may have moved, so an
+                        // operator must look rather than compensations run.
+                        self.inst.activities[i].park = step.pivot && !self.compensating();
                         self.inst.activities[i].maybe_effect = false;
                         self.log_at(
                             ukind,
@@ -616,7 +642,7 @@ impl<'a> Tr<'a> {
                 self.inst.activities[i].state = ActState::Failed { reason };
             }
             ReplyKind::RetryableFailure => {
-                act.maybe_effect = false;
+                // An earlier delivery under this key may still be running: keep maybe_effect.
                 self.log_at(
                     ukind,
                     attempt,
@@ -643,7 +669,8 @@ impl<'a> Tr<'a> {
         let policy = self.policy().clone();
         let attempt = self.inst.activities[i].attempt;
         self.inst.last_error = Some(reason.clone());
-        if attempt < policy.max_attempts {
+        let canceling = self.inst.cancel_requested && !self.compensating();
+        if attempt < policy.max_attempts && !canceling {
             let delay = policy.backoff(attempt, (self.jitter)());
             let token = Uuid::now_v7();
             let act = &mut self.inst.activities[i];
@@ -651,7 +678,7 @@ impl<'a> Tr<'a> {
             act.timer = Some(token);
             self.effects.push(Effect::Arm {
                 token,
-                due: self.now + chrono_dur(delay),
+                due: at(self.now, delay),
             });
         } else {
             // Money may be in an unknown state when the pivot gives up: finance must look, so
@@ -856,6 +883,11 @@ impl<'a> Tr<'a> {
             }
             return;
         }
+        if self.inst.cancel_requested {
+            // Every in-flight command has answered or timed out: undo all that did or may have.
+            self.record_for_compensation(true);
+            return self.fail("canceled by an operator".into());
+        }
         let park_wait = self.inst.activities.iter().any(|a| a.park);
         match failure {
             None => self.step_done(),
@@ -935,7 +967,7 @@ impl<'a> Tr<'a> {
                         item,
                         state: ActState::InFlight,
                         attempt: 0,
-                        round: 1 + self.inst.reruns,
+                        round: 1,
                         round_burned: false,
                         maybe_effect: false,
                         message_id: None,
@@ -1028,13 +1060,13 @@ impl<'a> Tr<'a> {
     fn on_operator(&mut self, action: OpAction) {
         match action {
             OpAction::Pause => {
-                self.inst.resume_to = Some(self.inst.status);
+                self.inst.paused_from = Some(self.inst.status);
                 self.inst.status = Status::Paused;
                 self.log_saga("paused", String::new());
                 self.effects.push(Effect::Lifecycle("paused"));
             }
             OpAction::Resume => {
-                let to = self.inst.resume_to.take().unwrap_or(Status::Running);
+                let to = self.inst.paused_from.take().unwrap_or(Status::Running);
                 self.inst.status = to;
                 self.log_saga("resumed", String::new());
                 self.effects.push(Effect::Lifecycle("resumed"));
@@ -1049,30 +1081,28 @@ impl<'a> Tr<'a> {
                 self.settle();
             }
             OpAction::Cancel => {
+                self.inst.paused_from = None;
                 self.inst.resume_to = None;
+                self.inst.status = Status::Running;
+                self.inst.cancel_requested = true;
                 self.log_saga("cancel_requested", String::new());
-                // Whatever the current step did or may have done is compensated too.
-                let has_comp = matches!(self.step_def().and_then(Step::unit), Some(Unit::Command(c)) if c.compensation.is_some());
-                if has_comp {
-                    let branches: Vec<(u32, Option<Value>)> = self
-                        .inst
-                        .activities
-                        .iter()
-                        .filter(|a| {
-                            a.state == ActState::Done
-                                || a.maybe_effect
-                                || matches!(a.state, ActState::InFlight | ActState::Backoff)
-                        })
-                        .map(|a| (a.branch, a.item.clone()))
-                        .collect();
-                    if !branches.is_empty() {
-                        self.inst.completed.push(Completed {
-                            step: self.inst.step,
-                            branches,
-                        });
+                // Nothing new starts: scheduled retries and waits end now; commands in flight
+                // are awaited (or time out) so that what they did is known before undoing it.
+                for i in 0..self.inst.activities.len() {
+                    let act = &mut self.inst.activities[i];
+                    match act.state {
+                        ActState::Backoff | ActState::Waiting => {
+                            act.state = ActState::Failed {
+                                reason: "canceled by an operator".into(),
+                            };
+                            act.timer = None;
+                            act.deferred = false;
+                        }
+                        ActState::InFlight if act.deferred => self.fire(i),
+                        _ => {}
                     }
                 }
-                self.fail("canceled by an operator".into());
+                self.settle();
             }
             OpAction::Retry => {
                 if self.inst.status == Status::NeedsAttention {
@@ -1125,13 +1155,28 @@ impl<'a> Tr<'a> {
     }
 }
 
-fn idempotency_key(saga: Uuid, step: usize, act: &Activity, compensating: bool) -> String {
+/// `saga:step:branch:do|undo:reruns.round`: operator re-runs and definite failures each move
+/// to keys never used before; re-sends of one attempt share the key.
+fn idempotency_key(
+    saga: Uuid,
+    step: usize,
+    reruns: u32,
+    act: &Activity,
+    compensating: bool,
+) -> String {
     let phase = if compensating { "undo" } else { "do" };
-    format!("{saga}:{step}:{}:{phase}:{}", act.branch, act.round)
+    format!(
+        "{saga}:{step}:{}:{phase}:{reruns}.{}",
+        act.branch, act.round
+    )
 }
 
-fn chrono_dur(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+/// `now + d`, saturating at the end of time instead of overflowing.
+fn at(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 fn truncate(s: &str, max: usize) -> String {

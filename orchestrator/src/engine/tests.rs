@@ -339,10 +339,10 @@ fn idempotency_keys_are_deterministic_per_saga_step_branch_and_round() {
     let mut m = Mem::start();
     let a = m.take();
     let id = m.inst.id;
-    assert_eq!(a[0].key, format!("{id}:0:0:do:1"));
+    assert_eq!(a[0].key, format!("{id}:0:0:do:0.1"));
     m.reply(&a[0], ReplyKind::Success);
     let b = m.take();
-    assert_eq!(b[1].key, format!("{id}:1:1:do:1"));
+    assert_eq!(b[1].key, format!("{id}:1:1:do:0.1"));
 }
 
 #[test]
@@ -530,7 +530,7 @@ fn a_wait_deadline_parks_and_retry_reruns_from_the_named_step_under_new_keys() {
     m.apply(Input::Operator(OpAction::Retry)).unwrap();
     let c = m.take();
     assert_eq!(Mem::whats(&c), vec!["do:2"]);
-    assert!(c[0].key.ends_with(":do:2"), "a new round: {}", c[0].key);
+    assert!(c[0].key.ends_with(":do:1.1"), "a new round: {}", c[0].key);
     assert!(!c_key.contains(&c[0].key));
     m.ok_all_replies(&c);
     m.event("svc.thing.done");
@@ -554,8 +554,8 @@ fn a_definite_failed_result_is_retried_under_a_new_round() {
     .unwrap();
     m.advance(Cd::seconds(1));
     let again = m.take();
-    assert!(a[0].key.ends_with(":do:1"));
-    assert!(again[0].key.ends_with(":do:2"));
+    assert!(a[0].key.ends_with(":do:0.1"));
+    assert!(again[0].key.ends_with(":do:0.2"));
 }
 
 #[test]
@@ -586,27 +586,113 @@ fn a_timer_falling_due_while_paused_acts_on_resume() {
 }
 
 #[test]
-fn cancel_compensates_before_the_pivot_and_is_refused_after() {
+fn cancel_awaits_commands_in_flight_then_compensates_what_acted() {
     let mut m = Mem::start();
     m.ok_all(); // a
-    let b = m.take(); // in flight
+    let b = m.take(); // both branches in flight
     m.apply(Input::Operator(OpAction::Cancel)).unwrap();
-    assert_eq!(m.inst.status, Status::Compensating);
-    let undo_b = m.take();
-    assert_eq!(
-        undo_b.len(),
-        2,
-        "in-flight branches may have acted: both are undone"
+    assert!(
+        m.take().is_empty(),
+        "nothing is undone while a command may still act"
     );
-    // Their late replies are stale.
     m.reply(&b[0], ReplyKind::Success);
+    m.reply(&b[1], ReplyKind::RetryableFailure);
+    // Branch 0 acted and is undone; branch 1 failed without effect and is not retried.
+    let undo_b = m.take();
+    assert_eq!(undo_b.len(), 1);
+    assert!(undo_b[0].key.contains(":1:0:undo:"));
     m.ok_all_replies(&undo_b);
-    m.ok_all();
+    let undo_a = m.ok_all();
+    assert_eq!(Mem::whats(&undo_a), vec!["undo:0"]);
     assert_eq!(m.inst.status, Status::Compensated);
 
     let mut m = up_to_wait();
     let err = m.apply(Input::Operator(OpAction::Cancel)).unwrap_err();
     assert_eq!(err.rule, "saga_past_pivot");
+}
+
+#[test]
+fn cancel_is_refused_while_the_pivot_may_have_moved_money() {
+    let mut m = Mem::start();
+    m.ok_all(); // a
+    m.ok_all(); // b
+    let c = m.take();
+    assert_eq!(
+        m.apply(Input::Operator(OpAction::Cancel)).unwrap_err().rule,
+        "saga_past_pivot",
+        "the refund is in flight"
+    );
+    m.advance(Cd::seconds(30)); // timed out: unknown effect
+    assert_eq!(
+        m.apply(Input::Operator(OpAction::Cancel)).unwrap_err().rule,
+        "saga_past_pivot"
+    );
+    // A definite business failure of the pivot compensates as usual.
+    let again = m.take();
+    m.reply(&again[0], ReplyKind::BusinessFailure);
+    assert_eq!(m.inst.status, Status::Compensating);
+    drop(c);
+}
+
+#[test]
+fn a_pivot_success_that_cannot_be_read_parks_instead_of_compensating() {
+    let mut flow = test_flow();
+    if let Step::Command(c) = &mut flow.steps[2] {
+        c.action.on_result = Some(|_, _, _| Outcome::Fail("undecodable result".into()));
+    }
+    let mut m = Mem::start_with(flow, Default::default());
+    m.ok_all(); // a
+    m.ok_all(); // b
+    m.ok_all(); // c: success, but unreadable
+    assert_eq!(m.inst.status, Status::NeedsAttention);
+    assert_eq!(m.take()[0].service, "complaints");
+}
+
+#[test]
+fn a_rerun_after_a_burned_round_never_reuses_a_key() {
+    let mut m = Mem::start();
+    m.ok_all(); // a
+    m.ok_all(); // b
+    let c1 = m.take();
+    m.apply(Input::Reply {
+        message_id: c1[0].message_id,
+        kind: ReplyKind::Success,
+        reason: String::new(),
+        result: CmdResult {
+            result_type: "retry".into(),
+            payload: Vec::new(),
+        },
+    })
+    .unwrap();
+    m.advance(Cd::seconds(1));
+    let c2 = m.ok_all(); // round 2 succeeds
+    m.event("svc.thing.failed"); // past the pivot: parks
+    m.take();
+    m.apply(Input::Operator(OpAction::Retry)).unwrap(); // re-run from c
+    let c3 = m.take();
+    let keys = [&c1[0].key, &c2[0].key, &c3[0].key];
+    assert_eq!(
+        keys.iter().collect::<std::collections::HashSet<_>>().len(),
+        3,
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn pausing_a_parked_saga_keeps_where_it_resumes() {
+    let mut m = Mem::start();
+    m.ok_all(); // a
+    let b = m.take();
+    m.reply(&b[0], ReplyKind::BusinessFailure);
+    m.reply(&b[1], ReplyKind::BusinessFailure);
+    let undo = m.take();
+    m.reply(&undo[0], ReplyKind::BusinessFailure);
+    assert_eq!(m.inst.status, Status::NeedsAttention);
+    m.apply(Input::Operator(OpAction::Pause)).unwrap();
+    m.apply(Input::Operator(OpAction::Resume)).unwrap();
+    assert_eq!(m.inst.status, Status::NeedsAttention);
+    m.apply(Input::Operator(OpAction::Retry)).unwrap();
+    assert_eq!(m.inst.status, Status::Compensating);
 }
 
 impl Mem {

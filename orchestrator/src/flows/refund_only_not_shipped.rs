@@ -16,7 +16,7 @@
 
 use super::common::{case_start, order_lines, refund_status, system};
 use crate::engine::flow::{
-    Action, Branch, Cmd, CmdResult, CommandStep, Ctx, Data, DecisionStep, Department, Flow, Next,
+    Branch, Cmd, CmdResult, CommandStep, Ctx, Data, DecisionStep, Department, Flow, Next,
     OnTimeout, Outcome, ParallelStep, Step, Trigger, WaitOutcome, WaitStep,
 };
 use aftersales_proto::common::v1::Money;
@@ -45,96 +45,76 @@ pub fn definition() -> Flow {
             },
         },
         steps: vec![
-            Step::Command(CommandStep {
-                name: "void_waybill",
-                action: Action {
-                    build: |c| {
+            Step::Command(
+                CommandStep::new("void_waybill", |c| {
+                    Ok(Cmd::new(
+                        "logistics",
+                        &logistics::VoidOrderWaybillsRequest {
+                            idempotency_key: c.key.into(),
+                            actor: Some(system()),
+                            order_id: c.str("order_id")?,
+                            case_id: c.str("case_id")?,
+                            reason: "refund-only before shipment".into(),
+                        },
+                    ))
+                })
+                .compensate(|c| {
+                    Ok(Cmd::new(
+                        "logistics",
+                        &logistics::ReissueOrderWaybillsRequest {
+                            idempotency_key: c.key.into(),
+                            actor: Some(system()),
+                            order_id: c.str("order_id")?,
+                            case_id: c.str("case_id")?,
+                            reason: "refund-only saga compensated".into(),
+                        },
+                    ))
+                })
+                .department(Department::Delivery),
+            ),
+            Step::Parallel(ParallelStep {
+                name: "cancel_lines",
+                items: order_lines,
+                branch: Branch::Command(
+                    CommandStep::new("cancel_line", |c| {
+                        line_progress(c, orders::LineProgressKind::Canceled)
+                    })
+                    .compensate(|c| {
                         Ok(Cmd::new(
-                            "logistics",
-                            &logistics::VoidOrderWaybillsRequest {
+                            "orders",
+                            &orders::ReverseLineProgressRequest {
                                 idempotency_key: c.key.into(),
                                 actor: Some(system()),
                                 order_id: c.str("order_id")?,
-                                case_id: c.str("case_id")?,
-                                reason: "refund-only before shipment".into(),
-                            },
-                        ))
-                    },
-                    on_result: None,
-                },
-                compensation: Some(Action {
-                    build: |c| {
-                        Ok(Cmd::new(
-                            "logistics",
-                            &logistics::ReissueOrderWaybillsRequest {
-                                idempotency_key: c.key.into(),
-                                actor: Some(system()),
-                                order_id: c.str("order_id")?,
+                                line_id: c.item_str("line_id")?,
+                                kind: orders::LineProgressKind::Canceled as i32,
+                                quantity: item_quantity(c)?,
                                 case_id: c.str("case_id")?,
                                 reason: "refund-only saga compensated".into(),
                             },
                         ))
-                    },
-                    on_result: None,
-                }),
-                pivot: false,
-                department: Department::Delivery,
-            }),
-            Step::Parallel(ParallelStep {
-                name: "cancel_lines",
-                items: order_lines,
-                branch: Branch::Command(CommandStep {
-                    name: "cancel_line",
-                    action: Action {
-                        build: |c| line_progress(c, orders::LineProgressKind::Canceled),
-                        on_result: None,
-                    },
-                    compensation: Some(Action {
-                        build: |c| {
-                            Ok(Cmd::new(
-                                "orders",
-                                &orders::ReverseLineProgressRequest {
-                                    idempotency_key: c.key.into(),
-                                    actor: Some(system()),
-                                    order_id: c.str("order_id")?,
-                                    line_id: c.item_str("line_id")?,
-                                    kind: orders::LineProgressKind::Canceled as i32,
-                                    quantity: u32::try_from(c.item_u64("quantity")?)
-                                        .map_err(|e| e.to_string())?,
-                                    case_id: c.str("case_id")?,
-                                    reason: "refund-only saga compensated".into(),
-                                },
-                            ))
-                        },
-                        on_result: None,
                     }),
-                    pivot: false,
-                    department: Department::CustomerService,
-                }),
+                ),
             }),
-            Step::Command(CommandStep {
-                name: "refund",
-                action: Action {
-                    build: |c| {
-                        Ok(Cmd::new(
-                            "payments",
-                            &payments::CreateRefundRequest {
-                                idempotency_key: c.key.into(),
-                                order_id: c.str("order_id")?,
-                                case_id: c.str("case_id")?,
-                                amount: Some(amount(c)?),
-                                reason: "refund-only before shipment".into(),
-                                actor: Some(system()),
-                                ..Default::default()
-                            },
-                        ))
-                    },
-                    on_result: Some(record_refund),
-                },
-                compensation: None,
-                pivot: true,
-                department: Department::Finance,
-            }),
+            Step::Command(
+                CommandStep::new("refund", |c| {
+                    Ok(Cmd::new(
+                        "payments",
+                        &payments::CreateRefundRequest {
+                            idempotency_key: c.key.into(),
+                            order_id: c.str("order_id")?,
+                            case_id: c.str("case_id")?,
+                            amount: Some(amount(c)?),
+                            reason: "refund-only before shipment".into(),
+                            actor: Some(system()),
+                            ..Default::default()
+                        },
+                    ))
+                })
+                .on_result(record_refund)
+                .pivot()
+                .department(Department::Finance),
+            ),
             Step::Decision(DecisionStep {
                 name: "refund_settled",
                 decide: |d| {
@@ -161,79 +141,45 @@ pub fn definition() -> Flow {
                 retry_from: Some("refund"),
                 department: Department::Finance,
             }),
-            Step::Command(CommandStep {
-                name: "mark_refunding",
-                action: Action {
-                    build: |c| {
-                        Ok(Cmd::new(
-                            "returns",
-                            &returns::MarkRefundingRequest {
-                                idempotency_key: c.key.into(),
-                                actor: Some(system()),
-                                case_id: c.str("case_id")?,
-                            },
-                        ))
+            Step::Command(CommandStep::new("mark_refunding", |c| {
+                Ok(Cmd::new(
+                    "returns",
+                    &returns::MarkRefundingRequest {
+                        idempotency_key: c.key.into(),
+                        actor: Some(system()),
+                        case_id: c.str("case_id")?,
                     },
-                    on_result: None,
-                },
-                compensation: None,
-                pivot: false,
-                department: Department::CustomerService,
-            }),
-            Step::Command(CommandStep {
-                name: "record_refunded",
-                action: Action {
-                    build: |c| {
-                        Ok(Cmd::new(
-                            "returns",
-                            &returns::RecordRefundedRequest {
-                                idempotency_key: c.key.into(),
-                                actor: Some(system()),
-                                case_id: c.str("case_id")?,
-                                amount: Some(amount(c)?),
-                                refund_id: c.str("refund_id")?,
-                            },
-                        ))
+                ))
+            })),
+            Step::Command(CommandStep::new("record_refunded", |c| {
+                Ok(Cmd::new(
+                    "returns",
+                    &returns::RecordRefundedRequest {
+                        idempotency_key: c.key.into(),
+                        actor: Some(system()),
+                        case_id: c.str("case_id")?,
+                        amount: Some(amount(c)?),
+                        refund_id: c.str("refund_id")?,
                     },
-                    on_result: None,
-                },
-                compensation: None,
-                pivot: false,
-                department: Department::CustomerService,
-            }),
+                ))
+            })),
             Step::Parallel(ParallelStep {
                 name: "count_refunded_lines",
                 items: order_lines,
-                branch: Branch::Command(CommandStep {
-                    name: "count_refunded_line",
-                    action: Action {
-                        build: |c| line_progress(c, orders::LineProgressKind::Refunded),
-                        on_result: None,
-                    },
-                    compensation: None,
-                    pivot: false,
-                    department: Department::CustomerService,
-                }),
+                branch: Branch::Command(CommandStep::new("count_refunded_line", |c| {
+                    line_progress(c, orders::LineProgressKind::Refunded)
+                })),
             }),
-            Step::Command(CommandStep {
-                name: "complete_case",
-                action: Action {
-                    build: |c| {
-                        Ok(Cmd::new(
-                            "returns",
-                            &returns::CompleteCaseRequest {
-                                idempotency_key: c.key.into(),
-                                actor: Some(system()),
-                                case_id: c.str("case_id")?,
-                            },
-                        ))
+            Step::Command(CommandStep::new("complete_case", |c| {
+                Ok(Cmd::new(
+                    "returns",
+                    &returns::CompleteCaseRequest {
+                        idempotency_key: c.key.into(),
+                        actor: Some(system()),
+                        case_id: c.str("case_id")?,
                     },
-                    on_result: None,
-                },
-                compensation: None,
-                pivot: false,
-                department: Department::CustomerService,
-            }),
+                ))
+            })),
         ],
     }
 }
@@ -245,6 +191,10 @@ fn amount(c: &Ctx) -> Result<Money, String> {
     })
 }
 
+fn item_quantity(c: &Ctx) -> Result<u32, String> {
+    u32::try_from(c.item_u64("quantity")?).map_err(|e| e.to_string())
+}
+
 fn line_progress(c: &Ctx, kind: orders::LineProgressKind) -> Result<Cmd, String> {
     Ok(Cmd::new(
         "orders",
@@ -254,7 +204,7 @@ fn line_progress(c: &Ctx, kind: orders::LineProgressKind) -> Result<Cmd, String>
             order_id: c.str("order_id")?,
             line_id: c.item_str("line_id")?,
             kind: kind as i32,
-            quantity: u32::try_from(c.item_u64("quantity")?).map_err(|e| e.to_string())?,
+            quantity: item_quantity(c)?,
             case_id: c.str("case_id")?,
         },
     ))
@@ -281,5 +231,160 @@ fn record_refund(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Outc
         )),
         payments::RefundStatus::Unspecified => Outcome::Fail("refund without status".into()),
         _ => Outcome::Done,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::engine::flow::Unit;
+    use aftersales_proto::messaging::v1::DomainEvent;
+    use prost::{Message, Name};
+
+    fn case(case_type: returns::CaseType, shipment: returns::ShipmentState) -> DomainEvent {
+        let case = returns::Case {
+            case_id: "c-1".into(),
+            order_id: "o-1".into(),
+            case_type: case_type as i32,
+            shipment_state_at_request: shipment as i32,
+            status: returns::CaseStatus::Approved as i32,
+            refund_due: Some(Money {
+                minor_units: 14_500,
+                currency: "CNY".into(),
+            }),
+            items: vec![returns::CaseItem {
+                line_id: "l-1".into(),
+                quantity: 2,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        DomainEvent {
+            name: "returns.case.auto_approved".into(),
+            snapshot: case.encode_to_vec(),
+            snapshot_type: returns::Case::full_name(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_registry_accepts_every_flow() {
+        let reg = crate::flows::registry().unwrap();
+        assert!(reg.get(NAME, 1).is_some());
+        assert_eq!(reg.deadline_names(), vec!["refund_confirmation"]);
+        assert!(reg.event_names().contains(&"payments.refund.succeeded"));
+    }
+
+    #[test]
+    fn starts_only_for_refund_only_cases_on_unshipped_orders() {
+        let flow = definition();
+        let (key, data) = (flow.trigger.start)(&case(
+            returns::CaseType::RefundOnly,
+            returns::ShipmentState::NotShipped,
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(key, "case:c-1");
+        assert_eq!(data["amount_minor"], json!(14_500));
+        assert_eq!(data["items"], json!([{ "line_id": "l-1", "quantity": 2 }]));
+        for (t, s) in [
+            (
+                returns::CaseType::RefundOnly,
+                returns::ShipmentState::InTransit,
+            ),
+            (
+                returns::CaseType::ReturnRefund,
+                returns::ShipmentState::NotShipped,
+            ),
+        ] {
+            assert!((flow.trigger.start)(&case(t, s)).unwrap().is_none());
+        }
+        let mut bad = case(
+            returns::CaseType::RefundOnly,
+            returns::ShipmentState::NotShipped,
+        );
+        bad.snapshot_type = "x".into();
+        assert!((flow.trigger.start)(&bad).is_err());
+    }
+
+    #[test]
+    fn commands_carry_the_saga_key_and_data() {
+        let flow = definition();
+        let (_, data) = (flow.trigger.start)(&case(
+            returns::CaseType::RefundOnly,
+            returns::ShipmentState::NotShipped,
+        ))
+        .unwrap()
+        .unwrap();
+        let item = json!({ "line_id": "l-1", "quantity": 2 });
+        let ctx = Ctx {
+            data: &data,
+            item: Some(&item),
+            key: "s:1:0:do:1",
+        };
+        let Some(Unit::Command(cancel)) = flow.steps[1].unit() else {
+            panic!("cancel_lines is a parallel command");
+        };
+        let cmd = (cancel.action.build)(&ctx).unwrap();
+        let req = orders::RecordLineProgressRequest::decode(cmd.payload.as_slice()).unwrap();
+        assert_eq!(
+            (cmd.service, req.idempotency_key.as_str()),
+            ("orders", "s:1:0:do:1")
+        );
+        assert_eq!((req.line_id.as_str(), req.quantity), ("l-1", 2));
+        assert_eq!(req.kind, orders::LineProgressKind::Canceled as i32);
+        let undo = (cancel.compensation.unwrap().build)(&ctx).unwrap();
+        assert_eq!(
+            undo.message_type,
+            orders::ReverseLineProgressRequest::full_name()
+        );
+        // Missing data is a business failure of the step, not a panic.
+        let empty = Data::new();
+        let ctx = Ctx {
+            data: &empty,
+            item: None,
+            key: "k",
+        };
+        assert!((cancel.action.build)(&ctx).is_err());
+    }
+
+    #[test]
+    fn a_refused_refund_is_retried_and_a_pending_one_waits() {
+        let result = |status: payments::RefundStatus| CmdResult {
+            result_type: payments::CreateRefundResponse::full_name(),
+            payload: payments::CreateRefundResponse {
+                refund: Some(payments::Refund {
+                    refund_id: "r-1".into(),
+                    status: status as i32,
+                    ..Default::default()
+                }),
+            }
+            .encode_to_vec(),
+        };
+        let mut data = Data::new();
+        assert_eq!(
+            record_refund(&mut data, None, &result(payments::RefundStatus::Succeeded)),
+            Outcome::Done
+        );
+        assert_eq!(refund_status(&data), Some("SUCCEEDED"));
+        assert!(matches!(
+            record_refund(&mut data, None, &result(payments::RefundStatus::Failed)),
+            Outcome::Retry(_)
+        ));
+        assert_eq!(
+            record_refund(&mut data, None, &result(payments::RefundStatus::Pending)),
+            Outcome::Done
+        );
+        assert_eq!(refund_status(&data), Some("PENDING"));
+        let wrong = CmdResult {
+            result_type: "other".into(),
+            payload: vec![],
+        };
+        assert!(matches!(
+            record_refund(&mut data, None, &wrong),
+            Outcome::Fail(_)
+        ));
     }
 }

@@ -231,39 +231,50 @@ pub fn start_timers(store: Store, driver: Driver, poll: Duration, shutdown: Canc
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(poll) => {}
             }
-            for _ in 0..500 {
-                let d = driver.clone();
-                let fired = store
-                    .transaction(move |tx| {
-                        Box::pin(async move {
-                            let Some((token, saga)) = storage::claim_due_timer(tx.conn()).await?
-                            else {
-                                return Ok(false);
-                            };
-                            if let Some(Err(refused)) =
-                                d.apply(tx, saga, Input::Timer(token)).await?
-                            {
-                                tracing::warn!(%saga, %refused, "timer refused");
-                            }
-                            Ok(true)
-                        })
-                    })
-                    .await;
-                match fired {
-                    Ok(true) => continue,
-                    Ok(false) => break,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "timer pass failed");
-                        break;
-                    }
-                }
-            }
+            fire_due_timers(&store, &driver).await;
             ticks = ticks.wrapping_add(1);
             if ticks.is_multiple_of(10) {
                 sweep(&store, &driver).await;
             }
         }
     });
+}
+
+/// Fires the due timers, one transaction each. A timer whose transition fails is deferred and
+/// logged; it never blocks the others.
+async fn fire_due_timers(store: &Store, driver: &Driver) {
+    for _ in 0..10 {
+        let tokens = match storage::due_timers(&store.db, 200).await {
+            Ok(t) if t.is_empty() => return,
+            Ok(t) => t,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading due timers failed");
+                return;
+            }
+        };
+        for token in tokens {
+            let d = driver.clone();
+            let fired = store
+                .transaction(move |tx| {
+                    Box::pin(async move {
+                        let Some(saga) = storage::claim_timer(tx.conn(), token).await? else {
+                            return Ok(());
+                        };
+                        if let Some(Err(refused)) = d.apply(tx, saga, Input::Timer(token)).await? {
+                            tracing::warn!(%saga, %refused, "timer refused");
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            if let Err(err) = fired {
+                tracing::error!(%token, error = %err, "timer transition failed, deferred 30 s");
+                if let Err(err) = storage::defer_timer(&store.db, token, 30).await {
+                    tracing::warn!(%token, error = %err, "deferring the timer failed");
+                }
+            }
+        }
+    }
 }
 
 async fn sweep(store: &Store, driver: &Driver) {

@@ -173,20 +173,43 @@ pub async fn prune_timers<C: ConnectionTrait>(
     })
 }
 
-/// Claims one due timer (skipping those other replicas hold) and deletes it.
-pub async fn claim_due_timer<C: ConnectionTrait>(conn: &C) -> AppResult<Option<(Uuid, Uuid)>> {
+/// Tokens of up to `limit` due timers, oldest first (not locked: each is claimed on its own).
+pub async fn due_timers<C: ConnectionTrait>(conn: &C, limit: i64) -> AppResult<Vec<Uuid>> {
+    let rows = conn
+        .query_all_raw(stmt(
+            "SELECT token FROM saga_timers WHERE due_at <= now() ORDER BY due_at LIMIT $1",
+            vec![limit.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get_by::<Uuid, _>("token").map_err(AppError::from))
+        .collect()
+}
+
+/// Claims one due timer (unless another replica holds it or it is gone) and deletes it, in the
+/// caller's transaction; returns its saga.
+pub async fn claim_timer<C: ConnectionTrait>(conn: &C, token: Uuid) -> AppResult<Option<Uuid>> {
     let row = conn
         .query_one_raw(stmt(
             "DELETE FROM saga_timers WHERE token = (SELECT token FROM saga_timers \
-             WHERE due_at <= now() ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             RETURNING token, saga_id",
-            vec![],
+             WHERE token = $1 AND due_at <= now() FOR UPDATE SKIP LOCKED) RETURNING saga_id",
+            vec![token.into()],
         ))
         .await?;
-    match row {
-        Some(r) => Ok(Some((r.try_get_by("token")?, r.try_get_by("saga_id")?))),
-        None => Ok(None),
-    }
+    Ok(row
+        .map(|r| r.try_get_by::<Uuid, _>("saga_id"))
+        .transpose()?)
+}
+
+/// Pushes a timer whose transition failed `secs` into the future, so that it neither blocks the
+/// others nor is lost.
+pub async fn defer_timer<C: ConnectionTrait>(conn: &C, token: Uuid, secs: i64) -> AppResult<()> {
+    conn.execute_raw(stmt(
+        "UPDATE saga_timers SET due_at = now() + make_interval(secs => $2) WHERE token = $1",
+        vec![token.into(), (secs as f64).into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Number of timers due now (for metrics and tests).
