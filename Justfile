@@ -32,7 +32,7 @@ test: build
     scripts/services.sh start
     cargo test --workspace --no-fail-fast
 
-# the crash suite: 50 refund-only sagas while the orchestrator is killed (-9) 6 times, a service is killed and RabbitMQ restarts
+# the crash suite: 50 refund-only sagas on 2 orchestrator replicas killed (-9) 6 times, a service killed, RabbitMQ restarted
 chaos sagas="50" kills="6": build
     scripts/services.sh start
     CHAOS_SAGAS={{sagas}} CHAOS_KILLS={{kills}} cargo test -p aftersales-integration-tests --test chaos

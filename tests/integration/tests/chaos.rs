@@ -2,8 +2,9 @@
 //! moments and restarted, a service is killed mid-run, and RabbitMQ itself is restarted. Every
 //! saga must reach COMPLETED and every effect must have happened exactly once.
 //!
-//! `CHAOS_SAGAS` (default 12), `CHAOS_KILLS` (default 3) and `CHAOS_BROKER_RESTART` (default 1)
-//! size the run; `just chaos` runs 50 sagas with 6 kills. The last line is
+//! `CHAOS_SAGAS` (default 12), `CHAOS_KILLS` (default 3), `CHAOS_BROKER_RESTART` (default 1) and
+//! `CHAOS_REPLICAS` (orchestrator replicas, default 2) size the run; `just chaos` runs 50 sagas
+//! with 6 kills. Every kill takes down all replicas at once. The last line is
 //! `chaos: N sagas, N completed, 0 lost, 0 duplicate effects`; any loss or duplicate exits 1.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -61,6 +62,7 @@ async fn run() -> ExitCode {
     let sagas = env_num("CHAOS_SAGAS", 12).max(1);
     let kills = env_num("CHAOS_KILLS", 3);
     let broker_restarts = env_num("CHAOS_BROKER_RESTART", 1);
+    let replicas = env_num("CHAOS_REPLICAS", 2).max(1);
     let started = Instant::now();
     let orch_env = [
         ("AFTERSALES__SERVICE__COMMAND_TIMEOUT_MS", "3000"),
@@ -74,7 +76,7 @@ async fn run() -> ExitCode {
         "AFTERSALES__SERVICE__SANDBOX__LATENCY_MS",
         "250",
     )];
-    let mut w = World::start_with(&orch_env, &slow).await;
+    let mut w = World::start_replicated(&orch_env, &slow, replicas).await;
     let mut placed = Vec::with_capacity(sagas);
     for _ in 0..sagas {
         placed.push(w.place_order().await);
@@ -160,7 +162,7 @@ async fn run() -> ExitCode {
         }
     }
     eprintln!(
-        "chaos: {kills_done} orchestrator kills, {} service kills, {broker_done} broker restarts, {retries} step retries, {:.1}s",
+        "chaos: {replicas} orchestrator replicas, {kills_done} orchestrator kills, {} service kills, {broker_done} broker restarts, {retries} step retries, {:.1}s",
         u8::from(service_killed),
         started.elapsed().as_secs_f64()
     );

@@ -67,6 +67,8 @@ pub struct World {
     pub payments: PaymentsServiceClient<Channel>,
     pub orch: OrchestratorServiceClient<Channel>,
     pub orch_env: Vec<(String, String)>,
+    /// Orchestrator replicas started on one database (competing consumers, shared timers).
+    pub orch_replicas: usize,
     pub merchant: String,
 }
 
@@ -78,6 +80,16 @@ impl World {
 
     /// Like [`start`], with extra settings for named services.
     pub async fn start_with(orch_env: &[(&str, &str)], service_env: &[(&str, &str, &str)]) -> Self {
+        Self::start_replicated(orch_env, service_env, 1).await
+    }
+
+    /// Like [`start_with`], with `replicas` orchestrator processes on one database.
+    pub async fn start_replicated(
+        orch_env: &[(&str, &str)],
+        service_env: &[(&str, &str, &str)],
+        replicas: usize,
+    ) -> Self {
+        let replicas = replicas.max(1);
         let env = TestEnv::new();
         let mut channels = Vec::new();
         for s in SERVICES {
@@ -88,7 +100,10 @@ impl World {
                 .collect();
             channels.push(env.start(s, &extra).await);
         }
-        let orch_ch = env.start("orchestrator", orch_env).await;
+        let mut orch_ch = env.start("orchestrator", orch_env).await;
+        for _ in 1..replicas {
+            orch_ch = env.start("orchestrator", orch_env).await;
+        }
         Self {
             orders: OrdersServiceClient::new(channels[0].clone()),
             returns: ReturnsServiceClient::new(channels[1].clone()),
@@ -99,6 +114,7 @@ impl World {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            orch_replicas: replicas,
             env,
             merchant: uuid::Uuid::new_v4().to_string(),
         }
@@ -109,15 +125,17 @@ impl World {
         self.env.kill("orchestrator");
     }
 
-    /// Starts the orchestrator again on its database and reconnects the client.
+    /// Starts the orchestrator replicas again on their database and reconnects the client.
     pub async fn restart_orchestrator(&mut self) {
         let env: Vec<(&str, &str)> = self
             .orch_env
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let ch = self.env.start("orchestrator", &env).await;
-        self.orch = OrchestratorServiceClient::new(ch);
+        for _ in 0..self.orch_replicas {
+            let ch = self.env.start("orchestrator", &env).await;
+            self.orch = OrchestratorServiceClient::new(ch);
+        }
     }
 
     /// Restarts a service (after a kill) and reconnects its client.
