@@ -129,25 +129,35 @@ impl TestEnv {
             aftersales_platform::commands::queue(service)
         );
         wait_for_queue(&conn, &queue, Duration::from_secs(30)).await;
+        let _ = conn.close(200, "checked".into()).await;
+        self.publish_envelope("commands", service, command).await;
+    }
+
+    /// Publishes `envelope` (with publisher confirms) on this env's `aftersales.<exchange>` with
+    /// `routing_key`, e.g. a copy of a reply to test that the orchestrator applies it once.
+    pub async fn publish_envelope(&self, exchange: &str, routing_key: &str, envelope: &Envelope) {
+        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+            .await
+            .expect("connect to rabbitmq");
         let ch = conn.create_channel().await.expect("channel");
         ch.confirm_select(ConfirmSelectOptions::default())
             .await
             .expect("confirms");
-        let exchange = format!("{}aftersales.commands", self.prefix);
-        let props = aftersales_platform::outbox::properties(command, &serde_json::Value::Null);
+        let exchange = format!("{}aftersales.{exchange}", self.prefix);
+        let props = aftersales_platform::outbox::properties(envelope, &serde_json::Value::Null);
         let confirm = ch
             .basic_publish(
                 exchange.as_str().into(),
-                service.into(),
+                routing_key.into(),
                 BasicPublishOptions::default(),
-                &command.encode_to_vec(),
+                &envelope.encode_to_vec(),
                 props,
             )
             .await
-            .expect("publish command")
+            .expect("publish")
             .await
-            .expect("command confirmed");
-        assert!(confirm.is_ack(), "broker refused the command");
+            .expect("confirmed");
+        assert!(confirm.is_ack(), "broker refused the message");
         let _ = conn.close(200, "published".into()).await;
     }
 

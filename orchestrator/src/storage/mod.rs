@@ -32,7 +32,8 @@ fn current_step(inst: &Instance, step_name: &str) -> (String, i32) {
     )
 }
 
-/// Inserts a new saga; returns false when an active saga already holds the business key.
+/// Inserts a new saga; returns false when an active saga already holds the business key, or
+/// this flow already ran for it (a repeated trigger event never starts the flow twice).
 pub async fn insert<C: ConnectionTrait>(
     conn: &C,
     inst: &Instance,
@@ -44,7 +45,8 @@ pub async fn insert<C: ConnectionTrait>(
         .execute_raw(stmt(
             "INSERT INTO sagas (id, flow, flow_version, business_key, status, current_step, attempt, \
              past_pivot, last_error, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11 \
+             WHERE NOT EXISTS (SELECT 1 FROM sagas WHERE flow = $2 AND business_key = $4) \
              ON CONFLICT (business_key) WHERE status NOT IN ('COMPLETED', 'COMPENSATED') DO NOTHING",
             vec![
                 inst.id.into(),

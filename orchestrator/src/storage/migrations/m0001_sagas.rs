@@ -35,6 +35,8 @@ CREATE UNIQUE INDEX sagas_one_active_per_key ON sagas (business_key)
 CREATE INDEX sagas_by_created ON sagas (created_at DESC, id DESC);
 CREATE INDEX sagas_by_status ON sagas (status, updated_at);
 CREATE INDEX sagas_by_flow ON sagas (flow, created_at DESC);
+-- A flow runs once per business key: a repeated trigger event starts nothing.
+CREATE INDEX sagas_by_flow_key ON sagas (flow, business_key);
 
 CREATE TABLE saga_timeline (
     saga_id    UUID NOT NULL REFERENCES sagas (id),

@@ -362,3 +362,76 @@ async fn operators_pause_and_cancel_with_an_audit_trail_and_bad_requests_are_ref
         .into_inner();
     assert_eq!(listed.sagas.len(), 1);
 }
+
+#[tokio::test]
+async fn replies_and_events_delivered_twice_have_one_effect() {
+    let mut w = World::start(&[]).await;
+    let mut replies = w.env.reply_probe().await;
+    let mut triggers = w.env.event_probe("returns.case.auto_approved").await;
+    let placed = w.place_order().await;
+    let case_id = w.open_refund_only(&placed).await;
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    let seen = replies.collect(Duration::from_secs(2)).await;
+    let trigger = triggers
+        .wait_for(LONG, |e| e.event.entity_id == case_id)
+        .await
+        .expect("the trigger event");
+    assert!(
+        seen.len() >= 8,
+        "expected every command's reply, got {}",
+        seen.len()
+    );
+    let before = w.saga(&s.saga_id).await;
+
+    for r in &seen {
+        // The very same message again (a broker redelivery) ...
+        w.env
+            .publish_envelope("replies", "orchestrator", &r.envelope)
+            .await;
+        // ... and the same reply under a new message id (a service that ran the command twice).
+        let mut copy = r.envelope.clone();
+        copy.message_id = uuid::Uuid::now_v7().to_string();
+        w.env
+            .publish_envelope("replies", "orchestrator", &copy)
+            .await;
+    }
+    // The trigger again, as the same message and as a new one: the flow never runs twice.
+    w.env
+        .publish_envelope("events", "returns.case.auto_approved", &trigger.envelope)
+        .await;
+    let mut again = trigger.envelope.clone();
+    again.message_id = uuid::Uuid::now_v7().to_string();
+    w.env
+        .publish_envelope("events", "returns.case.auto_approved", &again)
+        .await;
+    // The copies are logged as stale once processed; nothing else happens.
+    let deadline = tokio::time::Instant::now() + LONG;
+    let after = loop {
+        let saga = w.saga(&s.saga_id).await;
+        let stale = steps_with(&saga, "stale_reply").len();
+        if stale >= seen.len() {
+            break saga;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "copies not processed: {stale}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        steps_with(&after, "stale_reply").len(),
+        seen.len(),
+        "redelivered ids are dropped by the inbox, new ids are stale"
+    );
+    assert_eq!(
+        steps_with(&after, "sent"),
+        steps_with(&before, "sent"),
+        "no command sent again"
+    );
+    assert_eq!(after.summary.unwrap().status, SagaStatus::Completed as i32);
+    assert_eq!(
+        w.refund_only_effects(&placed, &case_id).await,
+        Vec::<String>::new()
+    );
+}
