@@ -37,6 +37,10 @@ chaos sagas="50" kills="6": build
     scripts/services.sh start
     CHAOS_SAGAS={{sagas}} CHAOS_KILLS={{kills}} cargo test -p aftersales-integration-tests --test chaos
 
+# run a flow (or `all`) against the running system (`just up` in another terminal), playing every party, and print its saga timeline
+demo flow="all": build
+    target/debug/aftersales-demo {{flow}}
+
 # operator CLI for sagas, e.g. `just ctl saga list --status needs-attention`
 ctl *args: build
     target/debug/aftersalesctl {{args}}

@@ -79,7 +79,7 @@ async fn run() -> ExitCode {
     let mut w = World::start_replicated(&orch_env, &slow, replicas).await;
     let mut placed = Vec::with_capacity(sagas);
     for _ in 0..sagas {
-        placed.push(w.place_order().await);
+        placed.push(w.place_order().await.unwrap());
     }
     let mut cases = Vec::with_capacity(sagas);
     let kill_every = (sagas / (kills + 1)).max(1);
@@ -87,7 +87,7 @@ async fn run() -> ExitCode {
     let mut service_killed = false;
     let mut broker_done = 0;
     for (i, p) in placed.iter().enumerate() {
-        cases.push(w.open_refund_only(p).await);
+        cases.push(w.open_refund_only(p).await.unwrap());
         if i > 0 && i % kill_every == 0 && kills_done < kills {
             // Let some sagas get going, then kill the orchestrator in the middle of them.
             let pause = (uuid::Uuid::new_v4().as_u128() % 400) as u64;
@@ -135,13 +135,13 @@ async fn run() -> ExitCode {
         match s {
             Ok(s) if status(&s) == SagaStatus::Completed => {
                 completed += 1;
-                let saga = w.saga(&s.saga_id).await;
+                let saga = w.saga(&s.saga_id).await.unwrap();
                 retries += saga
                     .timeline
                     .iter()
                     .filter(|e| matches!(e.outcome.as_str(), "timed_out" | "retryable_failure"))
                     .count();
-                let problems = w.refund_only_effects(p, case_id).await;
+                let problems = w.refund_only_effects(p, case_id).await.unwrap();
                 if !problems.is_empty() {
                     eprintln!("chaos: case {case_id}: {}", problems.join("; "));
                     duplicates += 1;

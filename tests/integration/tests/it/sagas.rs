@@ -26,18 +26,18 @@ fn steps_with(saga: &orch::Saga, outcome: &str) -> Vec<String> {
 #[tokio::test]
 async fn refund_only_before_shipment_completes_once_and_aftersalesctl_shows_it() {
     let mut w = World::start(&[]).await;
-    let placed = w.place_order().await;
-    let case_id = w.open_refund_only(&placed).await;
+    let placed = w.place_order().await.unwrap();
+    let case_id = w.open_refund_only(&placed).await.unwrap();
     let s = w.wait_saga(&case_id, LONG, terminal).await;
     assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
     assert_eq!(s.flow, "refund_only_not_shipped");
     assert!(s.past_pivot);
     assert_eq!(
-        w.refund_only_effects(&placed, &case_id).await,
+        w.refund_only_effects(&placed, &case_id).await.unwrap(),
         Vec::<String>::new()
     );
 
-    let saga = w.saga(&s.saga_id).await;
+    let saga = w.saga(&s.saga_id).await.unwrap();
     let done = steps_with(&saga, "succeeded");
     for step in [
         "void_waybill",
@@ -110,8 +110,8 @@ async fn a_service_killed_while_handling_a_command_gets_it_again_with_one_effect
         "1500",
     )];
     let mut w = World::start_with(&[], &slow).await;
-    let placed = w.place_order().await;
-    let case_id = w.open_refund_only(&placed).await;
+    let placed = w.place_order().await.unwrap();
+    let case_id = w.open_refund_only(&placed).await.unwrap();
     w.wait_saga(&case_id, LONG, |s| s.current_step == "refund")
         .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -124,7 +124,7 @@ async fn a_service_killed_while_handling_a_command_gets_it_again_with_one_effect
     let s = w.wait_saga(&case_id, LONG, terminal).await;
     assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
     assert_eq!(
-        w.refund_only_effects(&placed, &case_id).await,
+        w.refund_only_effects(&placed, &case_id).await.unwrap(),
         Vec::<String>::new()
     );
 }
@@ -140,11 +140,11 @@ async fn a_compensation_that_keeps_failing_parks_and_an_operator_retry_completes
     ];
     let mut w = World::start(&fast).await;
     let mut parked = w.env.event_probe("orchestrator.saga.parked").await;
-    let placed = w.place_order().await;
+    let placed = w.place_order().await.unwrap();
     // Orders is down: cancelling the lines never answers, so the saga gives up and compensates
     // them too (their effect is unknown), and that compensation cannot get through either.
     w.env.kill("orders");
-    let case_id = w.open_refund_only(&placed).await;
+    let case_id = w.open_refund_only(&placed).await.unwrap();
     let s = w
         .wait_saga(&case_id, LONG, |s| status(s) == SagaStatus::NeedsAttention)
         .await;
@@ -156,7 +156,7 @@ async fn a_compensation_that_keeps_failing_parks_and_an_operator_retry_completes
             .await
             .is_some()
     );
-    let saga = w.saga(&s.saga_id).await;
+    let saga = w.saga(&s.saga_id).await.unwrap();
     assert!(saga.timeline.iter().any(|e| e.outcome == "parked"));
 
     // The fault is removed; an operator retries.
@@ -179,8 +179,8 @@ async fn a_compensation_that_keeps_failing_parks_and_an_operator_retry_completes
     let s = w.wait_saga(&case_id, LONG, terminal).await;
     assert_eq!(status(&s), SagaStatus::Compensated, "{s:?}");
     // Nothing moved: no refund, lines not canceled, the voided waybill reissued.
-    assert!(w.refunds(&placed).await.is_empty());
-    let order = w.order(&placed).await;
+    assert!(w.refunds(&placed).await.unwrap().is_empty());
+    let order = w.order(&placed).await.unwrap();
     for line in &order.lines {
         assert_eq!(line.counters.unwrap_or_default().canceled, 0);
     }
@@ -190,9 +190,9 @@ async fn a_compensation_that_keeps_failing_parks_and_an_operator_retry_completes
 async fn a_timer_due_while_the_orchestrator_is_down_fires_after_restart() {
     let fast = [("AFTERSALES__SERVICE__COMMAND_TIMEOUT_MS", "1500")];
     let mut w = World::start(&fast).await;
-    let placed = w.place_order().await;
+    let placed = w.place_order().await.unwrap();
     w.env.kill("logistics");
-    let case_id = w.open_refund_only(&placed).await;
+    let case_id = w.open_refund_only(&placed).await.unwrap();
     let s = w
         .wait_saga(&case_id, LONG, |s| s.current_step == "void_waybill")
         .await;
@@ -201,7 +201,7 @@ async fn a_timer_due_while_the_orchestrator_is_down_fires_after_restart() {
     w.restart_orchestrator().await;
     let deadline = tokio::time::Instant::now() + LONG;
     loop {
-        let saga = w.saga(&s.saga_id).await;
+        let saga = w.saga(&s.saga_id).await.unwrap();
         if steps_with(&saga, "timed_out").contains(&"void_waybill".to_owned()) {
             break;
         }
@@ -215,7 +215,7 @@ async fn a_timer_due_while_the_orchestrator_is_down_fires_after_restart() {
     let s = w.wait_saga(&case_id, LONG, terminal).await;
     assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
     assert_eq!(
-        w.refund_only_effects(&placed, &case_id).await,
+        w.refund_only_effects(&placed, &case_id).await.unwrap(),
         Vec::<String>::new()
     );
 }
@@ -223,9 +223,9 @@ async fn a_timer_due_while_the_orchestrator_is_down_fires_after_restart() {
 #[tokio::test]
 async fn operators_pause_and_cancel_with_an_audit_trail_and_bad_requests_are_refused() {
     let mut w = World::start(&[]).await;
-    let placed = w.place_order().await;
+    let placed = w.place_order().await.unwrap();
     w.env.kill("logistics");
-    let case_id = w.open_refund_only(&placed).await;
+    let case_id = w.open_refund_only(&placed).await.unwrap();
     let s = w
         .wait_saga(&case_id, LONG, |s| s.current_step == "void_waybill")
         .await;
@@ -335,7 +335,7 @@ async fn operators_pause_and_cancel_with_an_audit_trail_and_bad_requests_are_ref
     w.restart_service("logistics", &[]).await;
     let s = w.wait_saga(&case_id, LONG, terminal).await;
     assert_eq!(status(&s), SagaStatus::Compensated, "{s:?}");
-    assert!(w.refunds(&placed).await.is_empty());
+    assert!(w.refunds(&placed).await.unwrap().is_empty());
     let finished = w
         .orch
         .cancel_saga(orch::CancelSagaRequest {
@@ -368,8 +368,8 @@ async fn replies_and_events_delivered_twice_have_one_effect() {
     let mut w = World::start(&[]).await;
     let mut replies = w.env.reply_probe().await;
     let mut triggers = w.env.event_probe("returns.case.auto_approved").await;
-    let placed = w.place_order().await;
-    let case_id = w.open_refund_only(&placed).await;
+    let placed = w.place_order().await.unwrap();
+    let case_id = w.open_refund_only(&placed).await.unwrap();
     let s = w.wait_saga(&case_id, LONG, terminal).await;
     assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
     let seen = replies.collect(Duration::from_secs(2)).await;
@@ -382,7 +382,7 @@ async fn replies_and_events_delivered_twice_have_one_effect() {
         "expected every command's reply, got {}",
         seen.len()
     );
-    let before = w.saga(&s.saga_id).await;
+    let before = w.saga(&s.saga_id).await.unwrap();
 
     for r in &seen {
         // The very same message again (a broker redelivery) ...
@@ -408,7 +408,7 @@ async fn replies_and_events_delivered_twice_have_one_effect() {
     // The copies are logged as stale once processed; nothing else happens.
     let deadline = tokio::time::Instant::now() + LONG;
     let after = loop {
-        let saga = w.saga(&s.saga_id).await;
+        let saga = w.saga(&s.saga_id).await.unwrap();
         let stale = steps_with(&saga, "stale_reply").len();
         if stale >= seen.len() {
             break saga;
@@ -431,7 +431,7 @@ async fn replies_and_events_delivered_twice_have_one_effect() {
     );
     assert_eq!(after.summary.unwrap().status, SagaStatus::Completed as i32);
     assert_eq!(
-        w.refund_only_effects(&placed, &case_id).await,
+        w.refund_only_effects(&placed, &case_id).await.unwrap(),
         Vec::<String>::new()
     );
 }

@@ -1,0 +1,437 @@
+//! The parties of an after-sales flow, played through the public gRPC APIs: the storefront
+//! places and pays an order, the merchant prints the waybill, the buyer opens a case; then the
+//! saga is followed through the orchestrator's operator API and every service's final state is
+//! read back. Used by `aftersales-demo` against a running system and by the integration tests.
+
+use aftersales_proto::common::v1::{Actor, ActorKind, Money, PageRequest};
+use aftersales_proto::logistics::v1::{
+    self as logistics, logistics_service_client::LogisticsServiceClient,
+};
+use aftersales_proto::orchestrator::v1::{
+    self as orch, orchestrator_service_client::OrchestratorServiceClient,
+};
+use aftersales_proto::orders::v1::{self as orders, orders_service_client::OrdersServiceClient};
+use aftersales_proto::payments::v1::{
+    self as payments, payments_service_client::PaymentsServiceClient,
+};
+use aftersales_proto::returns::v1::{
+    self as returns, returns_service_client::ReturnsServiceClient,
+};
+use anyhow::Context as _;
+use chrono::{Duration as Cd, Utc};
+use std::time::Duration;
+use tonic::{Code, transport::Channel};
+
+pub fn key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn actor(kind: ActorKind, id: &str) -> Option<Actor> {
+    Some(Actor {
+        kind: kind as i32,
+        id: id.into(),
+    })
+}
+
+pub fn cny(minor_units: i64) -> Option<Money> {
+    Some(Money {
+        minor_units,
+        currency: "CNY".into(),
+    })
+}
+
+fn ts(t: chrono::DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
+}
+
+/// An order ready for a refund-only case: paid, unshipped, with a forward waybill.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub order: orders::Order,
+    pub payment_id: String,
+    pub shipment_id: String,
+    pub buyer: String,
+}
+
+/// Clients of every API a flow touches.
+#[derive(Clone)]
+pub struct Parties {
+    pub orders: OrdersServiceClient<Channel>,
+    pub returns: ReturnsServiceClient<Channel>,
+    pub logistics: LogisticsServiceClient<Channel>,
+    pub payments: PaymentsServiceClient<Channel>,
+    pub orch: OrchestratorServiceClient<Channel>,
+    /// The merchant all orders are placed with.
+    pub merchant: String,
+}
+
+/// Where each API listens.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub orders: String,
+    pub returns: String,
+    pub logistics: String,
+    pub payments: String,
+    pub orchestrator: String,
+}
+
+impl Endpoints {
+    /// The default ports on `host` (ARCHITECTURE.md: 50050 orchestrator, 50051.. services).
+    pub fn defaults(host: &str) -> Self {
+        let at = |port: u16| format!("http://{host}:{port}");
+        Self {
+            orchestrator: at(50050),
+            orders: at(50051),
+            returns: at(50052),
+            logistics: at(50054),
+            payments: at(50055),
+        }
+    }
+}
+
+async fn channel(url: &str) -> anyhow::Result<Channel> {
+    tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {url}: is the system running (`just up`)?"))
+}
+
+impl Parties {
+    pub fn new(
+        orders: Channel,
+        returns: Channel,
+        logistics: Channel,
+        payments: Channel,
+        orchestrator: Channel,
+    ) -> Self {
+        Self {
+            orders: OrdersServiceClient::new(orders),
+            returns: ReturnsServiceClient::new(returns),
+            logistics: LogisticsServiceClient::new(logistics),
+            payments: PaymentsServiceClient::new(payments),
+            orch: OrchestratorServiceClient::new(orchestrator),
+            merchant: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    pub async fn connect(e: &Endpoints) -> anyhow::Result<Self> {
+        Ok(Self::new(
+            channel(&e.orders).await?,
+            channel(&e.returns).await?,
+            channel(&e.logistics).await?,
+            channel(&e.payments).await?,
+            channel(&e.orchestrator).await?,
+        ))
+    }
+
+    /// A paid order (line A: 2 × 70.00 with 10.00 discount, line B: 1 × 15.00; paid 145.00),
+    /// its captured payment, and a printed forward waybill.
+    pub async fn place_order(&mut self) -> anyhow::Result<Placed> {
+        let buyer = uuid::Uuid::new_v4().to_string();
+        let paid_at = Utc::now() - Cd::hours(2);
+        let line = |sku: &str, quantity, unit, discount| orders::NewOrderLine {
+            sku: sku.into(),
+            category: "apparel".into(),
+            quantity,
+            unit_price: cny(unit),
+            discount_share: cny(discount),
+        };
+        let address = orders::Address {
+            recipient_name: "Li Lei".into(),
+            phone: "+86 138 0000 0000".into(),
+            country_code: "CN".into(),
+            province: "Zhejiang".into(),
+            city: "Hangzhou".into(),
+            district: "Xihu".into(),
+            street: "1 Wensan Road".into(),
+            postal_code: "310000".into(),
+        };
+        let order = self
+            .orders
+            .create_order(orders::CreateOrderRequest {
+                idempotency_key: key(),
+                actor: actor(ActorKind::System, "storefront"),
+                buyer_id: buyer.clone(),
+                merchant_id: self.merchant.clone(),
+                shipping_address: Some(address),
+                payment_reference: "pay-1".into(),
+                paid_amount: cny(14_500),
+                shipping_fee: cny(0),
+                member_tier: orders::MemberTier::None as i32,
+                shipping_insurance: false,
+                lines: vec![line("SKU-A", 2, 7_000, 1_000), line("SKU-B", 1, 1_500, 0)],
+                paid_at: ts(paid_at),
+                promised_eta: ts(paid_at + Cd::days(5)),
+            })
+            .await?
+            .into_inner()
+            .order
+            .context("empty response")?;
+        let payment = self
+            .payments
+            .record_payment(payments::RecordPaymentRequest {
+                idempotency_key: key(),
+                order_id: order.order_id.clone(),
+                merchant_id: self.merchant.clone(),
+                buyer_id: buyer.clone(),
+                method: payments::PaymentMethod::Card as i32,
+                captured: cny(14_500),
+                provider_reference: "psp-capture-1".into(),
+                captured_at: ts(paid_at),
+                actor: actor(ActorKind::System, "storefront"),
+            })
+            .await?
+            .into_inner()
+            .payment
+            .context("empty response")?;
+        let shipment = self
+            .logistics
+            .create_shipment(logistics::CreateShipmentRequest {
+                idempotency_key: key(),
+                actor: actor(ActorKind::Merchant, &self.merchant),
+                direction: logistics::Direction::Forward as i32,
+                courier_code: "SF".into(),
+                tracking_number: format!("SF{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+                order_id: order.order_id.clone(),
+                merchant_id: self.merchant.clone(),
+                destination: Some(logistics::Address {
+                    contact_name: "Li Lei".into(),
+                    phone: "13800000000".into(),
+                    line1: "1 Wensan Road".into(),
+                    city: "Hangzhou".into(),
+                    country_code: "CN".into(),
+                    ..Default::default()
+                }),
+                shipping_fee: cny(1_000),
+                fee_payer: logistics::FeePayer::Merchant as i32,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .shipment
+            .context("empty response")?;
+        Ok(Placed {
+            order,
+            payment_id: payment.payment_id,
+            shipment_id: shipment.shipment_id,
+            buyer,
+        })
+    }
+
+    /// Opens a refund-only case for every unit of the order (retrying while returns has not
+    /// replicated the order yet). Returns the case id.
+    pub async fn open_refund_only(&mut self, placed: &Placed) -> anyhow::Result<String> {
+        let req = returns::CreateCaseRequest {
+            idempotency_key: key(),
+            actor: actor(ActorKind::Buyer, &placed.buyer),
+            order_id: placed.order.order_id.clone(),
+            case_type: returns::CaseType::RefundOnly as i32,
+            reason: returns::ReasonCode::NoReason as i32,
+            channel: aftersales_proto::common::v1::Channel::App as i32,
+            description: "changed my mind".into(),
+            items: placed
+                .order
+                .lines
+                .iter()
+                .map(|l| returns::CaseItemInput {
+                    line_id: l.line_id.clone(),
+                    quantity: l.quantity,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match self.returns.create_case(req.clone()).await {
+                Ok(r) => return Ok(r.into_inner().case.context("empty response")?.case_id),
+                Err(s)
+                    if matches!(s.code(), Code::NotFound | Code::Unavailable)
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(s) => anyhow::bail!("create case: {s}"),
+            }
+        }
+    }
+
+    /// Polls a case's saga until `done` says so; on time out returns the last summary seen.
+    pub async fn try_wait_saga(
+        &mut self,
+        case_id: &str,
+        within: Duration,
+        done: impl Fn(&orch::SagaSummary) -> bool,
+    ) -> Result<orch::SagaSummary, Option<orch::SagaSummary>> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut last = None;
+        loop {
+            let got = self
+                .orch
+                .list_sagas(orch::ListSagasRequest {
+                    business_key: format!("case:{case_id}"),
+                    ..Default::default()
+                })
+                .await;
+            if let Ok(r) = got
+                && let Some(s) = r.into_inner().sagas.into_iter().next()
+            {
+                if done(&s) {
+                    return Ok(s);
+                }
+                last = Some(s);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(last);
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Sagas not finished yet (RUNNING, COMPENSATING, PAUSED or NEEDS_ATTENTION).
+    pub async fn unfinished_sagas(&mut self) -> usize {
+        let mut n = 0;
+        for status in [orch::SagaStatus::Running, orch::SagaStatus::Compensating] {
+            if let Ok(r) = self
+                .orch
+                .list_sagas(orch::ListSagasRequest {
+                    status: status as i32,
+                    page: Some(PageRequest {
+                        page_size: 200,
+                        page_token: String::new(),
+                    }),
+                    ..Default::default()
+                })
+                .await
+            {
+                n += r.into_inner().sagas.len();
+            }
+        }
+        n
+    }
+
+    pub async fn saga(&mut self, saga_id: &str) -> anyhow::Result<orch::Saga> {
+        self.orch
+            .get_saga(orch::GetSagaRequest {
+                saga_id: saga_id.into(),
+            })
+            .await?
+            .into_inner()
+            .saga
+            .context("empty response")
+    }
+
+    /// Every refund of the order's payment.
+    pub async fn refunds(&mut self, placed: &Placed) -> anyhow::Result<Vec<payments::Refund>> {
+        Ok(self
+            .payments
+            .list_refunds(payments::ListRefundsRequest {
+                payment_id: placed.payment_id.clone(),
+                page: Some(PageRequest {
+                    page_size: 200,
+                    page_token: String::new(),
+                }),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .items)
+    }
+
+    pub async fn order(&mut self, placed: &Placed) -> anyhow::Result<orders::Order> {
+        self.orders
+            .get_order(orders::GetOrderRequest {
+                actor: actor(ActorKind::Staff, "cs-1"),
+                order_id: placed.order.order_id.clone(),
+            })
+            .await?
+            .into_inner()
+            .order
+            .context("empty response")
+    }
+
+    pub async fn case(&mut self, case_id: &str) -> anyhow::Result<returns::Case> {
+        self.returns
+            .get_case(returns::GetCaseRequest {
+                actor: actor(ActorKind::Staff, "cs-1"),
+                case_id: case_id.into(),
+            })
+            .await?
+            .into_inner()
+            .case
+            .context("empty response")
+    }
+
+    pub async fn shipment(&mut self, id: &str) -> anyhow::Result<logistics::Shipment> {
+        self.logistics
+            .get_shipment(logistics::GetShipmentRequest {
+                actor: actor(ActorKind::Staff, "cs-1"),
+                shipment_id: id.into(),
+            })
+            .await?
+            .into_inner()
+            .shipment
+            .context("empty response")
+    }
+
+    /// What a completed refund-only saga must leave behind, exactly once: one refund of the
+    /// whole 145.00, every unit canceled and refunded, the waybill voided, the case completed.
+    /// Returns a list of the differences (empty when all is right).
+    pub async fn refund_only_effects(
+        &mut self,
+        placed: &Placed,
+        case_id: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let refunds = self.refunds(placed).await?;
+        let live: Vec<_> = refunds
+            .iter()
+            .filter(|r| r.status != payments::RefundStatus::Failed as i32)
+            .collect();
+        if live.len() != 1 {
+            problems.push(format!("{} refunds instead of 1", live.len()));
+        }
+        let total: i64 = live
+            .iter()
+            .map(|r| r.amount.as_ref().map(|m| m.minor_units).unwrap_or(0))
+            .sum();
+        if total != 14_500 {
+            problems.push(format!("refunded {total} instead of 14500"));
+        }
+        let order = self.order(placed).await?;
+        for line in &order.lines {
+            let c = line.counters.unwrap_or_default();
+            if c.canceled != line.quantity || c.refunded != line.quantity {
+                problems.push(format!(
+                    "line {}: canceled {} refunded {} of {}",
+                    line.sku, c.canceled, c.refunded, line.quantity
+                ));
+            }
+        }
+        if order.state != orders::OrderState::Canceled as i32 {
+            problems.push(format!("order state {}", order.state));
+        }
+        let shipment = self.shipment(&placed.shipment_id).await?;
+        if shipment.waybill_state != logistics::WaybillState::Voided as i32 {
+            problems.push(format!("waybill state {}", shipment.waybill_state));
+        }
+        let case = self.case(case_id).await?;
+        if case.status != returns::CaseStatus::Completed as i32 {
+            problems.push(format!("case status {}", case.status));
+        }
+        Ok(problems)
+    }
+}
+
+pub fn status(s: &orch::SagaSummary) -> orch::SagaStatus {
+    orch::SagaStatus::try_from(s.status).unwrap_or(orch::SagaStatus::Unspecified)
+}
+
+pub fn terminal(s: &orch::SagaSummary) -> bool {
+    matches!(
+        status(s),
+        orch::SagaStatus::Completed | orch::SagaStatus::Compensated
+    )
+}
