@@ -221,6 +221,133 @@ impl Parties {
         })
     }
 
+    /// Like [`place_order`], then ships it: the orders service records the shipment and the
+    /// courier scans the parcel in transit.
+    pub async fn place_shipped_order(&mut self) -> anyhow::Result<Placed> {
+        let placed = self.place_order().await?;
+        let staff = actor(ActorKind::Staff, "warehouse-1");
+        let order_id = placed.order.order_id.clone();
+        self.orders
+            .start_fulfilment(orders::StartFulfilmentRequest {
+                idempotency_key: key(),
+                actor: staff.clone(),
+                order_id: order_id.clone(),
+            })
+            .await?;
+        let shipment = self.shipment(&placed.shipment_id).await?;
+        let order = self
+            .orders
+            .mark_shipped(orders::MarkShippedRequest {
+                idempotency_key: key(),
+                actor: staff,
+                order_id,
+                shipped_at: ts(Utc::now() - Cd::minutes(30)),
+                courier_code: shipment.courier_code.clone(),
+                tracking_number: shipment.tracking_number.clone(),
+                shipment_id: placed.shipment_id.clone(),
+            })
+            .await?
+            .into_inner()
+            .order
+            .context("empty response")?;
+        self.logistics
+            .record_tracking_event(logistics::RecordTrackingEventRequest {
+                idempotency_key: key(),
+                actor: actor(ActorKind::Partner, &shipment.courier_code),
+                shipment_id: placed.shipment_id.clone(),
+                courier_code: shipment.courier_code.clone(),
+                courier_event_id: format!("scan-{}", key()),
+                status: logistics::TrackingStatus::InTransit as i32,
+                occurred_at: ts(Utc::now() - Cd::minutes(20)),
+                location: "Hangzhou hub".into(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(Placed { order, ..placed })
+    }
+
+    /// The courier answers the interception of the order's shipment (waits until the saga has
+    /// requested it).
+    pub async fn courier_answers_interception(
+        &mut self,
+        placed: &Placed,
+        result: logistics::InterceptionResult,
+        within: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        let shipment = self.shipment(&placed.shipment_id).await?;
+        let interception = loop {
+            let found = self
+                .logistics
+                .list_interceptions(logistics::ListInterceptionsRequest {
+                    actor: actor(ActorKind::Staff, "cs-1"),
+                    shipment_id: placed.shipment_id.clone(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .items;
+            if let Some(i) = found.into_iter().next() {
+                break i;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "no interception was requested for shipment {}",
+                placed.shipment_id
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let courier = actor(ActorKind::Partner, &shipment.courier_code);
+        let steps: &[logistics::InterceptionResult] = match result {
+            logistics::InterceptionResult::Intercepted => &[
+                logistics::InterceptionResult::Accepted,
+                logistics::InterceptionResult::Intercepted,
+            ],
+            other => &[other][..],
+        };
+        let steps = steps.to_vec();
+        for r in steps {
+            self.logistics
+                .record_interception_result(logistics::RecordInterceptionResultRequest {
+                    idempotency_key: key(),
+                    actor: courier.clone(),
+                    interception_id: interception.interception_id.clone(),
+                    result: r as i32,
+                    failure_reason: if r == logistics::InterceptionResult::Failed {
+                        "already delivered".into()
+                    } else {
+                        String::new()
+                    },
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The merchant approves (or rejects) the case.
+    pub async fn merchant_decides(&mut self, case_id: &str, approve: bool) -> anyhow::Result<()> {
+        let merchant = actor(ActorKind::Merchant, &self.merchant);
+        if approve {
+            self.returns
+                .approve_case(returns::ApproveCaseRequest {
+                    idempotency_key: key(),
+                    actor: merchant,
+                    case_id: case_id.into(),
+                })
+                .await?;
+        } else {
+            self.returns
+                .reject_case(returns::RejectCaseRequest {
+                    idempotency_key: key(),
+                    actor: merchant,
+                    case_id: case_id.into(),
+                    reason: "the parcel will arrive tomorrow".into(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Opens a refund-only case for every unit of the order (retrying while returns has not
     /// replicated the order yet). Returns the case id.
     pub async fn open_refund_only(&mut self, placed: &Placed) -> anyhow::Result<String> {
@@ -420,6 +547,53 @@ impl Parties {
         let case = self.case(case_id).await?;
         if case.status != returns::CaseStatus::Completed as i32 {
             problems.push(format!("case status {}", case.status));
+        }
+        Ok(problems)
+    }
+}
+
+impl Parties {
+    /// What a completed in-transit refund-only saga must leave behind, exactly once: the
+    /// interception recorded on the case, one refund of the whole 145.00, every unit refunded
+    /// (none canceled: the order had shipped), the case completed.
+    pub async fn in_transit_effects(
+        &mut self,
+        placed: &Placed,
+        case_id: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let live: Vec<payments::Refund> = self
+            .refunds(placed)
+            .await?
+            .into_iter()
+            .filter(|r| r.status != payments::RefundStatus::Failed as i32)
+            .collect();
+        let total: i64 = live
+            .iter()
+            .map(|r| r.amount.as_ref().map(|m| m.minor_units).unwrap_or(0))
+            .sum();
+        if live.len() != 1 || total != 14_500 {
+            problems.push(format!(
+                "{} refunds totalling {total} instead of one of 14500",
+                live.len()
+            ));
+        }
+        let order = self.order(placed).await?;
+        for line in &order.lines {
+            let c = line.counters.unwrap_or_default();
+            if c.refunded != line.quantity || c.canceled != 0 {
+                problems.push(format!(
+                    "line {}: refunded {} canceled {} of {}",
+                    line.sku, c.refunded, c.canceled, line.quantity
+                ));
+            }
+        }
+        let case = self.case(case_id).await?;
+        if case.status != returns::CaseStatus::Completed as i32 {
+            problems.push(format!("case status {}", case.status));
+        }
+        if case.interception != returns::InterceptionStatus::Intercepted as i32 {
+            problems.push(format!("case interception {}", case.interception));
         }
         Ok(problems)
     }

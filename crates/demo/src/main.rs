@@ -3,6 +3,7 @@
 //! the final state of every service it touched. Exits 1 when the flow did not end as expected.
 
 use aftersales_demo::{Endpoints, Parties, status};
+use aftersales_proto::logistics::v1::InterceptionResult;
 use aftersales_proto::orchestrator::v1::{Saga, SagaStatus};
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
@@ -29,9 +30,12 @@ enum FlowArg {
     /// Refund-only before shipment: void the waybill, cancel the lines, refund, complete.
     #[value(alias = "refund_only_not_shipped")]
     RefundOnlyNotShipped,
+    /// Refund-only in transit: the courier intercepts the parcel, the merchant agrees, refund.
+    #[value(alias = "refund_only_in_transit")]
+    RefundOnlyInTransit,
 }
 
-const FLOWS: [FlowArg; 1] = [FlowArg::RefundOnlyNotShipped];
+const FLOWS: [FlowArg; 2] = [FlowArg::RefundOnlyNotShipped, FlowArg::RefundOnlyInTransit];
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -66,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     for flow in flows {
         let ok = match flow {
             FlowArg::RefundOnlyNotShipped => refund_only_not_shipped(&mut parties, within).await?,
+            FlowArg::RefundOnlyInTransit => refund_only_in_transit(&mut parties, within).await?,
             FlowArg::All => true,
         };
         all_ok &= ok;
@@ -79,8 +84,44 @@ async fn refund_only_not_shipped(p: &mut Parties, within: Duration) -> anyhow::R
     let placed = p.place_order().await?;
     println!("buyer: refund-only case for every unit, before shipment");
     let case_id = p.open_refund_only(&placed).await?;
+    finish(p, &case_id.clone(), within, |p| {
+        Box::pin(async move { p.refund_only_effects(&placed, &case_id).await })
+    })
+    .await
+}
+
+async fn refund_only_in_transit(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
+    println!("== refund_only_in_transit");
+    println!(
+        "storefront: order placed and paid (145.00 CNY); merchant: shipped; courier: in transit"
+    );
+    let placed = p.place_shipped_order().await?;
+    println!("buyer: refund-only case while the parcel is on its way");
+    let case_id = p.open_refund_only(&placed).await?;
+    println!("merchant: approves the refund");
+    p.merchant_decides(&case_id, true).await?;
+    println!("courier: accepts and completes the interception requested by the saga");
+    p.courier_answers_interception(&placed, InterceptionResult::Intercepted, within)
+        .await?;
+    finish(p, &case_id.clone(), within, |p| {
+        Box::pin(async move { p.in_transit_effects(&placed, &case_id).await })
+    })
+    .await
+}
+
+/// Waits for the saga, prints its timeline and the check of every service's final state.
+async fn finish<'a>(
+    p: &'a mut Parties,
+    case_id: &str,
+    within: Duration,
+    effects: impl FnOnce(
+        &'a mut Parties,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = anyhow::Result<Vec<String>>> + 'a>,
+    >,
+) -> anyhow::Result<bool> {
     let summary = match p
-        .try_wait_saga(&case_id, within, aftersales_demo::terminal)
+        .try_wait_saga(case_id, within, aftersales_demo::terminal)
         .await
     {
         Ok(s) => s,
@@ -88,11 +129,11 @@ async fn refund_only_not_shipped(p: &mut Parties, within: Duration) -> anyhow::R
     };
     let saga = p.saga(&summary.saga_id).await?;
     print_timeline(&saga);
-    let problems = p.refund_only_effects(&placed, &case_id).await?;
+    let problems = effects(p).await?;
     let completed = status(&summary) == SagaStatus::Completed;
     if completed && problems.is_empty() {
         println!(
-            "ok: saga {} COMPLETED; one refund of 145.00, every unit canceled and refunded, waybill voided, case completed",
+            "ok: saga {} COMPLETED and every service agrees",
             summary.saga_id
         );
         println!("see it again: aftersalesctl saga show {}", summary.saga_id);

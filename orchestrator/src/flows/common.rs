@@ -1,11 +1,18 @@
 //! Helpers every flow shares: the system actor, starting from a case snapshot, line items.
 
-use crate::engine::flow::Data;
+use crate::engine::flow::{
+    Branch, Cmd, CmdResult, CommandStep, Ctx, Data, DecisionStep, Department, Next, OnTimeout,
+    Outcome, ParallelStep, Step, WaitOutcome, WaitStep,
+};
 use aftersales_proto::common::v1::Actor;
+use aftersales_proto::common::v1::Money;
 use aftersales_proto::messaging::v1::DomainEvent;
+use aftersales_proto::orders::v1 as orders;
+use aftersales_proto::payments::v1 as payments;
 use aftersales_proto::returns::v1 as returns;
 use prost::{Message, Name};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// The orchestrator acting on its own.
 pub fn system() -> Actor {
@@ -59,4 +66,152 @@ pub fn order_lines(data: &Data) -> Result<Vec<Value>, String> {
 /// The last known refund status (`SUCCEEDED`, `PENDING`, ...).
 pub fn refund_status(data: &Data) -> Option<&str> {
     data.get("refund_status").and_then(Value::as_str)
+}
+
+/// A flow's steps from its parts (its own steps and shared tails).
+pub fn join<const N: usize>(parts: [Vec<Step>; N]) -> Vec<Step> {
+    parts.into_iter().flatten().collect()
+}
+
+/// The money end of every refund flow: refund the case's refund due by order (the pivot; a
+/// refused refund is retried under a new key), wait for a late confirmation when the provider
+/// left it pending (24 h, then park for finance; an operator retry re-runs the refund), then tell
+/// returns and orders and complete the case.
+pub fn refund_and_close() -> Vec<Step> {
+    vec![
+        Step::Command(
+            CommandStep::new("refund", |c| {
+                Ok(Cmd::new(
+                    "payments",
+                    &payments::CreateRefundRequest {
+                        idempotency_key: c.key.into(),
+                        order_id: c.str("order_id")?,
+                        case_id: c.str("case_id")?,
+                        amount: Some(amount(c)?),
+                        reason: "refund-only before shipment".into(),
+                        actor: Some(system()),
+                        ..Default::default()
+                    },
+                ))
+            })
+            .on_result(record_refund)
+            .pivot()
+            .department(Department::Finance),
+        ),
+        Step::Decision(DecisionStep {
+            name: "refund_settled",
+            decide: |d| {
+                Ok(match refund_status(d) {
+                    Some("SUCCEEDED") => Next::Goto("mark_refunding"),
+                    _ => Next::Continue,
+                })
+            },
+        }),
+        Step::Wait(WaitStep {
+            name: "await_refund",
+            events: &["payments.refund.succeeded", "payments.refund.failed"],
+            key_name: "refund_id",
+            key_value: |c| c.str("refund_id"),
+            on_event: |data, _, event| match event.name.as_str() {
+                "payments.refund.succeeded" => {
+                    data.insert("refund_status".into(), json!("SUCCEEDED"));
+                    WaitOutcome::Done
+                }
+                _ => WaitOutcome::Fail("refund_failed".into()),
+            },
+            deadline: ("refund_confirmation", Duration::from_secs(24 * 3600)),
+            on_timeout: OnTimeout::Park("refund not confirmed in time"),
+            retry_from: Some("refund"),
+            department: Department::Finance,
+        }),
+        Step::Command(CommandStep::new("mark_refunding", |c| {
+            Ok(Cmd::new(
+                "returns",
+                &returns::MarkRefundingRequest {
+                    idempotency_key: c.key.into(),
+                    actor: Some(system()),
+                    case_id: c.str("case_id")?,
+                },
+            ))
+        })),
+        Step::Command(CommandStep::new("record_refunded", |c| {
+            Ok(Cmd::new(
+                "returns",
+                &returns::RecordRefundedRequest {
+                    idempotency_key: c.key.into(),
+                    actor: Some(system()),
+                    case_id: c.str("case_id")?,
+                    amount: Some(amount(c)?),
+                    refund_id: c.str("refund_id")?,
+                },
+            ))
+        })),
+        Step::Parallel(ParallelStep {
+            name: "count_refunded_lines",
+            items: order_lines,
+            branch: Branch::Command(CommandStep::new("count_refunded_line", |c| {
+                line_progress(c, orders::LineProgressKind::Refunded)
+            })),
+        }),
+        Step::Command(CommandStep::new("complete_case", |c| {
+            Ok(Cmd::new(
+                "returns",
+                &returns::CompleteCaseRequest {
+                    idempotency_key: c.key.into(),
+                    actor: Some(system()),
+                    case_id: c.str("case_id")?,
+                },
+            ))
+        })),
+    ]
+}
+
+pub fn amount(c: &Ctx) -> Result<Money, String> {
+    Ok(Money {
+        minor_units: c.i64("amount_minor")?,
+        currency: c.str("currency")?,
+    })
+}
+
+pub fn item_quantity(c: &Ctx) -> Result<u32, String> {
+    u32::try_from(c.item_u64("quantity")?).map_err(|e| e.to_string())
+}
+
+pub fn line_progress(c: &Ctx, kind: orders::LineProgressKind) -> Result<Cmd, String> {
+    Ok(Cmd::new(
+        "orders",
+        &orders::RecordLineProgressRequest {
+            idempotency_key: c.key.into(),
+            actor: Some(system()),
+            order_id: c.str("order_id")?,
+            line_id: c.item_str("line_id")?,
+            kind: kind as i32,
+            quantity: item_quantity(c)?,
+            case_id: c.str("case_id")?,
+        },
+    ))
+}
+
+/// Keeps the refund id and status; a refund the provider refused is retried under a new key.
+pub fn record_refund(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Outcome {
+    let refund = match result.decode::<payments::CreateRefundResponse>() {
+        Ok(r) => r.refund.unwrap_or_default(),
+        Err(e) => return Outcome::Fail(e),
+    };
+    let status = payments::RefundStatus::try_from(refund.status)
+        .unwrap_or(payments::RefundStatus::Unspecified);
+    let name = status
+        .as_str_name()
+        .trim_start_matches("REFUND_STATUS_")
+        .to_owned();
+    data.insert("refund_id".into(), json!(refund.refund_id));
+    data.insert("refund_status".into(), json!(name));
+    match status {
+        payments::RefundStatus::Failed => Outcome::Retry(format!(
+            "refund {} failed: {}",
+            refund.refund_id, refund.failure_reason
+        )),
+        payments::RefundStatus::Unspecified => Outcome::Fail("refund without status".into()),
+        _ => Outcome::Done,
+    }
 }

@@ -1,11 +1,15 @@
 //! The flow definitions, one file per flow, each readable on one screen.
 
 pub mod common;
+pub mod refund_only_in_transit;
 pub mod refund_only_not_shipped;
 
 use crate::engine::flow::Registry;
 
 /// Every flow (and every version still running) the orchestrator knows.
 pub fn registry() -> Result<Registry, String> {
-    Registry::new(vec![refund_only_not_shipped::definition()])
+    Registry::new(vec![
+        refund_only_not_shipped::definition(),
+        refund_only_in_transit::definition(),
+    ])
 }

@@ -14,18 +14,15 @@
 //! A business failure before the pivot (the parcel was picked up meanwhile, the order shipped)
 //! compensates in reverse order: canceled lines are restored, voided waybills reissued.
 
-use super::common::{case_start, order_lines, refund_status, system};
-use crate::engine::flow::{
-    Branch, Cmd, CmdResult, CommandStep, Ctx, Data, DecisionStep, Department, Flow, Next,
-    OnTimeout, Outcome, ParallelStep, Step, Trigger, WaitOutcome, WaitStep,
+use super::common::{
+    case_start, item_quantity, join, line_progress, order_lines, refund_and_close, system,
 };
-use aftersales_proto::common::v1::Money;
+use crate::engine::flow::{
+    Branch, Cmd, CommandStep, Department, Flow, ParallelStep, Step, Trigger,
+};
 use aftersales_proto::logistics::v1 as logistics;
 use aftersales_proto::orders::v1 as orders;
-use aftersales_proto::payments::v1 as payments;
 use aftersales_proto::returns::v1 as returns;
-use serde_json::{Value, json};
-use std::time::Duration;
 
 pub const NAME: &str = "refund_only_not_shipped";
 
@@ -44,193 +41,62 @@ pub fn definition() -> Flow {
                 })
             },
         },
-        steps: vec![
-            Step::Command(
-                CommandStep::new("void_waybill", |c| {
-                    Ok(Cmd::new(
-                        "logistics",
-                        &logistics::VoidOrderWaybillsRequest {
-                            idempotency_key: c.key.into(),
-                            actor: Some(system()),
-                            order_id: c.str("order_id")?,
-                            case_id: c.str("case_id")?,
-                            reason: "refund-only before shipment".into(),
-                        },
-                    ))
-                })
-                .compensate(|c| {
-                    Ok(Cmd::new(
-                        "logistics",
-                        &logistics::ReissueOrderWaybillsRequest {
-                            idempotency_key: c.key.into(),
-                            actor: Some(system()),
-                            order_id: c.str("order_id")?,
-                            case_id: c.str("case_id")?,
-                            reason: "refund-only saga compensated".into(),
-                        },
-                    ))
-                })
-                .department(Department::Delivery),
-            ),
-            Step::Parallel(ParallelStep {
-                name: "cancel_lines",
-                items: order_lines,
-                branch: Branch::Command(
-                    CommandStep::new("cancel_line", |c| {
-                        line_progress(c, orders::LineProgressKind::Canceled)
-                    })
-                    .compensate(|c| {
+        steps: join([
+            vec![
+                Step::Command(
+                    CommandStep::new("void_waybill", |c| {
                         Ok(Cmd::new(
-                            "orders",
-                            &orders::ReverseLineProgressRequest {
+                            "logistics",
+                            &logistics::VoidOrderWaybillsRequest {
                                 idempotency_key: c.key.into(),
                                 actor: Some(system()),
                                 order_id: c.str("order_id")?,
-                                line_id: c.item_str("line_id")?,
-                                kind: orders::LineProgressKind::Canceled as i32,
-                                quantity: item_quantity(c)?,
+                                case_id: c.str("case_id")?,
+                                reason: "refund-only before shipment".into(),
+                            },
+                        ))
+                    })
+                    .compensate(|c| {
+                        Ok(Cmd::new(
+                            "logistics",
+                            &logistics::ReissueOrderWaybillsRequest {
+                                idempotency_key: c.key.into(),
+                                actor: Some(system()),
+                                order_id: c.str("order_id")?,
                                 case_id: c.str("case_id")?,
                                 reason: "refund-only saga compensated".into(),
                             },
                         ))
-                    }),
-                ),
-            }),
-            Step::Command(
-                CommandStep::new("refund", |c| {
-                    Ok(Cmd::new(
-                        "payments",
-                        &payments::CreateRefundRequest {
-                            idempotency_key: c.key.into(),
-                            order_id: c.str("order_id")?,
-                            case_id: c.str("case_id")?,
-                            amount: Some(amount(c)?),
-                            reason: "refund-only before shipment".into(),
-                            actor: Some(system()),
-                            ..Default::default()
-                        },
-                    ))
-                })
-                .on_result(record_refund)
-                .pivot()
-                .department(Department::Finance),
-            ),
-            Step::Decision(DecisionStep {
-                name: "refund_settled",
-                decide: |d| {
-                    Ok(match refund_status(d) {
-                        Some("SUCCEEDED") => Next::Goto("mark_refunding"),
-                        _ => Next::Continue,
                     })
-                },
-            }),
-            Step::Wait(WaitStep {
-                name: "await_refund",
-                events: &["payments.refund.succeeded", "payments.refund.failed"],
-                key_name: "refund_id",
-                key_value: |c| c.str("refund_id"),
-                on_event: |data, _, event| match event.name.as_str() {
-                    "payments.refund.succeeded" => {
-                        data.insert("refund_status".into(), json!("SUCCEEDED"));
-                        WaitOutcome::Done
-                    }
-                    _ => WaitOutcome::Fail("refund_failed".into()),
-                },
-                deadline: ("refund_confirmation", Duration::from_secs(24 * 3600)),
-                on_timeout: OnTimeout::Park("refund not confirmed in time"),
-                retry_from: Some("refund"),
-                department: Department::Finance,
-            }),
-            Step::Command(CommandStep::new("mark_refunding", |c| {
-                Ok(Cmd::new(
-                    "returns",
-                    &returns::MarkRefundingRequest {
-                        idempotency_key: c.key.into(),
-                        actor: Some(system()),
-                        case_id: c.str("case_id")?,
-                    },
-                ))
-            })),
-            Step::Command(CommandStep::new("record_refunded", |c| {
-                Ok(Cmd::new(
-                    "returns",
-                    &returns::RecordRefundedRequest {
-                        idempotency_key: c.key.into(),
-                        actor: Some(system()),
-                        case_id: c.str("case_id")?,
-                        amount: Some(amount(c)?),
-                        refund_id: c.str("refund_id")?,
-                    },
-                ))
-            })),
-            Step::Parallel(ParallelStep {
-                name: "count_refunded_lines",
-                items: order_lines,
-                branch: Branch::Command(CommandStep::new("count_refunded_line", |c| {
-                    line_progress(c, orders::LineProgressKind::Refunded)
-                })),
-            }),
-            Step::Command(CommandStep::new("complete_case", |c| {
-                Ok(Cmd::new(
-                    "returns",
-                    &returns::CompleteCaseRequest {
-                        idempotency_key: c.key.into(),
-                        actor: Some(system()),
-                        case_id: c.str("case_id")?,
-                    },
-                ))
-            })),
-        ],
-    }
-}
-
-fn amount(c: &Ctx) -> Result<Money, String> {
-    Ok(Money {
-        minor_units: c.i64("amount_minor")?,
-        currency: c.str("currency")?,
-    })
-}
-
-fn item_quantity(c: &Ctx) -> Result<u32, String> {
-    u32::try_from(c.item_u64("quantity")?).map_err(|e| e.to_string())
-}
-
-fn line_progress(c: &Ctx, kind: orders::LineProgressKind) -> Result<Cmd, String> {
-    Ok(Cmd::new(
-        "orders",
-        &orders::RecordLineProgressRequest {
-            idempotency_key: c.key.into(),
-            actor: Some(system()),
-            order_id: c.str("order_id")?,
-            line_id: c.item_str("line_id")?,
-            kind: kind as i32,
-            quantity: item_quantity(c)?,
-            case_id: c.str("case_id")?,
-        },
-    ))
-}
-
-/// Keeps the refund id and status; a refund the provider refused is retried under a new key.
-fn record_refund(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Outcome {
-    let refund = match result.decode::<payments::CreateRefundResponse>() {
-        Ok(r) => r.refund.unwrap_or_default(),
-        Err(e) => return Outcome::Fail(e),
-    };
-    let status = payments::RefundStatus::try_from(refund.status)
-        .unwrap_or(payments::RefundStatus::Unspecified);
-    let name = status
-        .as_str_name()
-        .trim_start_matches("REFUND_STATUS_")
-        .to_owned();
-    data.insert("refund_id".into(), json!(refund.refund_id));
-    data.insert("refund_status".into(), json!(name));
-    match status {
-        payments::RefundStatus::Failed => Outcome::Retry(format!(
-            "refund {} failed: {}",
-            refund.refund_id, refund.failure_reason
-        )),
-        payments::RefundStatus::Unspecified => Outcome::Fail("refund without status".into()),
-        _ => Outcome::Done,
+                    .department(Department::Delivery),
+                ),
+                Step::Parallel(ParallelStep {
+                    name: "cancel_lines",
+                    items: order_lines,
+                    branch: Branch::Command(
+                        CommandStep::new("cancel_line", |c| {
+                            line_progress(c, orders::LineProgressKind::Canceled)
+                        })
+                        .compensate(|c| {
+                            Ok(Cmd::new(
+                                "orders",
+                                &orders::ReverseLineProgressRequest {
+                                    idempotency_key: c.key.into(),
+                                    actor: Some(system()),
+                                    order_id: c.str("order_id")?,
+                                    line_id: c.item_str("line_id")?,
+                                    kind: orders::LineProgressKind::Canceled as i32,
+                                    quantity: item_quantity(c)?,
+                                    case_id: c.str("case_id")?,
+                                    reason: "refund-only saga compensated".into(),
+                                },
+                            ))
+                        }),
+                    ),
+                }),
+            ],
+            refund_and_close(),
+        ]),
     }
 }
 
@@ -239,9 +105,13 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::engine::flow::Unit;
+    use crate::engine::flow::{CmdResult, Ctx, Data, Outcome, Unit};
+    use crate::flows::common::{record_refund, refund_status};
+    use aftersales_proto::common::v1::Money;
     use aftersales_proto::messaging::v1::DomainEvent;
+    use aftersales_proto::payments::v1 as payments;
     use prost::{Message, Name};
+    use serde_json::json;
 
     fn case(case_type: returns::CaseType, shipment: returns::ShipmentState) -> DomainEvent {
         let case = returns::Case {
@@ -273,7 +143,14 @@ mod tests {
     fn the_registry_accepts_every_flow() {
         let reg = crate::flows::registry().unwrap();
         assert!(reg.get(NAME, 1).is_some());
-        assert_eq!(reg.deadline_names(), vec!["refund_confirmation"]);
+        assert_eq!(
+            reg.deadline_names(),
+            vec![
+                "interception_result",
+                "merchant_decision",
+                "refund_confirmation"
+            ]
+        );
         assert!(reg.event_names().contains(&"payments.refund.succeeded"));
     }
 

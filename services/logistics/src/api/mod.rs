@@ -119,6 +119,17 @@ fn dom<T>(r: Result<T, DomainError>) -> AppResult<T> {
     r.map_err(convert::domain_error)
 }
 
+/// The order's newest forward shipment whose waybill is not voided, locked.
+async fn live_forward_shipment(tx: &Tx, order: OrderId) -> AppResult<Shipment> {
+    repo::lock_order(tx.conn(), order).await?;
+    repo::forward_shipments_for_update(tx.conn(), order)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|s| s.waybill_state != crate::domain::WaybillState::Voided)
+        .ok_or_else(|| AppError::not_found("forward shipment of order", order.0))
+}
+
 fn shipment_id(field: &str, value: &str) -> AppResult<ShipmentId> {
     edge::uuid(field, value).map(ShipmentId)
 }
@@ -539,7 +550,17 @@ impl LogisticsService for LogisticsApi {
     ) -> Result<Response<pb::RequestInterceptionResponse>, Status> {
         let req = request.into_inner();
         let actor = convert::actor(req.actor.as_ref())?;
-        let id = shipment_id("shipment_id", &req.shipment_id)?;
+        let target = match (req.shipment_id.is_empty(), req.order_id.is_empty()) {
+            (false, true) => Ok(shipment_id("shipment_id", &req.shipment_id)?),
+            (true, false) => Err(OrderId(edge::uuid("order_id", &req.order_id)?)),
+            _ => {
+                return Err(AppError::field(
+                    "shipment_id",
+                    "exactly one of shipment_id and order_id is required",
+                )
+                .into());
+            }
+        };
         let reason = dom(domain::required_long("reason", &req.reason))?;
         let case_id = edge::optional_uuid("case_id", &req.case_id)?.map(CaseId);
         let now = now();
@@ -548,7 +569,11 @@ impl LogisticsService for LogisticsApi {
             .store
             .idempotent("logistics.RequestInterception", &key, &req, move |tx| {
                 Box::pin(async move {
-                    let shipment = repo::load_for_update(tx.conn(), id).await?;
+                    let shipment = match target {
+                        Ok(id) => repo::load_for_update(tx.conn(), id).await?,
+                        Err(order) => live_forward_shipment(tx, order).await?,
+                    };
+                    let id = shipment.id;
                     let has_open = repo::open_interception_for_update(tx.conn(), id)
                         .await?
                         .is_some();

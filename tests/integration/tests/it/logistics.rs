@@ -666,6 +666,7 @@ async fn interceptions_succeed_fail_and_settle_from_scans() {
         shipment_id: s.shipment_id.clone(),
         reason: "refund-only case".into(),
         case_id: uuid(),
+        order_id: String::new(),
     };
     let result = |id: &str, r: InterceptionResult, why: &str| RecordInterceptionResultRequest {
         idempotency_key: key(),
@@ -1341,4 +1342,53 @@ async fn order_waybills_are_not_voided_once_a_parcel_is_picked_up() {
         &c.reissue_order_waybills(req).await.unwrap_err(),
         "actor_not_allowed",
     );
+}
+
+#[tokio::test]
+async fn an_interception_can_name_the_order_instead_of_the_shipment() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let s = create(&mut c, "SF", "SF7001").await;
+    scan(
+        &mut c,
+        &s,
+        "o1",
+        TrackingStatus::InTransit,
+        Utc::now() - ChronoDuration::hours(1),
+    )
+    .await;
+    let by_order = |order_id: &str, shipment_id: &str| RequestInterceptionRequest {
+        idempotency_key: key(),
+        actor: system(),
+        shipment_id: shipment_id.into(),
+        order_id: order_id.into(),
+        reason: "refund-only case".into(),
+        case_id: uuid(),
+    };
+    for (order, shipment) in [("", ""), (s.order_id.as_str(), s.shipment_id.as_str())] {
+        let err = c
+            .request_interception(by_order(order, shipment))
+            .await
+            .unwrap_err();
+        assert_invalid(&err, "shipment_id");
+    }
+    let err = c
+        .request_interception(by_order("nope", ""))
+        .await
+        .unwrap_err();
+    assert_invalid(&err, "order_id");
+    let err = c
+        .request_interception(by_order(&uuid(), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let i = c
+        .request_interception(by_order(&s.order_id, ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .interception
+        .unwrap();
+    assert_eq!(i.shipment_id, s.shipment_id);
+    assert_eq!(i.state, InterceptionState::Requested as i32);
 }

@@ -5,7 +5,9 @@
 
 use crate::saga_world::*;
 use aftersales_proto::common::v1::ActorKind;
+use aftersales_proto::logistics::v1::InterceptionResult;
 use aftersales_proto::orchestrator::v1::{self as orch, SagaStatus};
+use aftersales_proto::returns::v1::{CaseStatus, CaseType, InterceptionStatus};
 use std::time::Duration;
 use tonic::Code;
 
@@ -434,4 +436,97 @@ async fn replies_and_events_delivered_twice_have_one_effect() {
         w.refund_only_effects(&placed, &case_id).await.unwrap(),
         Vec::<String>::new()
     );
+}
+
+#[tokio::test]
+async fn refund_only_in_transit_intercepts_waits_for_the_merchant_and_refunds_once() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_shipped_order().await.unwrap();
+    let case_id = w.open_refund_only(&placed).await.unwrap();
+    // The merchant answers before the courier: the saga keeps that event until it needs it.
+    w.merchant_decides(&case_id, true).await.unwrap();
+    w.courier_answers_interception(&placed, InterceptionResult::Intercepted, LONG)
+        .await
+        .unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    assert_eq!(s.flow, "refund_only_in_transit");
+    assert_eq!(
+        w.in_transit_effects(&placed, &case_id).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    let received = steps_with(&saga, "event_received");
+    assert_eq!(received, vec!["await_interception", "await_merchant"]);
+    assert!(!steps_with(&saga, "sent").contains(&"auto_approve".to_owned()));
+}
+
+#[tokio::test]
+async fn refund_only_in_transit_that_cannot_be_intercepted_offers_a_return() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_shipped_order().await.unwrap();
+    let case_id = w.open_refund_only(&placed).await.unwrap();
+    w.courier_answers_interception(&placed, InterceptionResult::Failed, LONG)
+        .await
+        .unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    let case = w.case(&case_id).await.unwrap();
+    assert_eq!(case.interception, InterceptionStatus::Failed as i32);
+    assert!(w.refunds(&placed).await.unwrap().is_empty());
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    assert!(!steps_with(&saga, "sent").contains(&"refund".to_owned()));
+    // The parcel is signed for; the buyer takes the offer: the case becomes a return and refund.
+    w.orders
+        .confirm_delivery(aftersales_proto::orders::v1::ConfirmDeliveryRequest {
+            idempotency_key: key(),
+            actor: actor(ActorKind::Staff, "cs-1"),
+            order_id: placed.order.order_id.clone(),
+            signed_at: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() - 60,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + LONG;
+    let converted = loop {
+        let got = w
+            .returns
+            .change_case_type(aftersales_proto::returns::v1::ChangeCaseTypeRequest {
+                idempotency_key: key(),
+                actor: actor(ActorKind::Buyer, &placed.buyer),
+                case_id: case_id.clone(),
+                new_type: CaseType::ReturnRefund as i32,
+            })
+            .await;
+        match got {
+            Ok(r) => break r.into_inner().case.unwrap(),
+            // returns has not replicated the delivery yet
+            Err(e)
+                if e.message().starts_with("order_not_delivered")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    assert_eq!(converted.case_type, CaseType::ReturnRefund as i32);
+}
+
+#[tokio::test]
+async fn refund_only_in_transit_rejected_by_the_merchant_moves_no_money() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_shipped_order().await.unwrap();
+    let case_id = w.open_refund_only(&placed).await.unwrap();
+    w.merchant_decides(&case_id, false).await.unwrap();
+    w.courier_answers_interception(&placed, InterceptionResult::Intercepted, LONG)
+        .await
+        .unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Compensated, "{s:?}");
+    assert!(w.refunds(&placed).await.unwrap().is_empty());
+    let case = w.case(&case_id).await.unwrap();
+    assert_eq!(case.status, CaseStatus::Rejected as i32);
 }
