@@ -351,11 +351,21 @@ impl Parties {
     /// Opens a refund-only case for every unit of the order (retrying while returns has not
     /// replicated the order yet). Returns the case id.
     pub async fn open_refund_only(&mut self, placed: &Placed) -> anyhow::Result<String> {
+        self.open_case(placed, returns::CaseType::RefundOnly).await
+    }
+
+    /// Opens a no-reason case of `case_type` for every unit of the order, retrying while
+    /// returns has not replicated the order's latest state yet.
+    pub async fn open_case(
+        &mut self,
+        placed: &Placed,
+        case_type: returns::CaseType,
+    ) -> anyhow::Result<String> {
         let req = returns::CreateCaseRequest {
             idempotency_key: key(),
             actor: actor(ActorKind::Buyer, &placed.buyer),
             order_id: placed.order.order_id.clone(),
-            case_type: returns::CaseType::RefundOnly as i32,
+            case_type: case_type as i32,
             reason: returns::ReasonCode::NoReason as i32,
             channel: aftersales_proto::common::v1::Channel::App as i32,
             description: "changed my mind".into(),
@@ -375,7 +385,8 @@ impl Parties {
             match self.returns.create_case(req.clone()).await {
                 Ok(r) => return Ok(r.into_inner().case.context("empty response")?.case_id),
                 Err(s)
-                    if matches!(s.code(), Code::NotFound | Code::Unavailable)
+                    if (matches!(s.code(), Code::NotFound | Code::Unavailable)
+                        || s.message().starts_with("order_not_delivered"))
                         && tokio::time::Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -383,6 +394,90 @@ impl Parties {
                 Err(s) => anyhow::bail!("create case: {s}"),
             }
         }
+    }
+
+    /// Like [`place_shipped_order`], then the buyer signs for it.
+    pub async fn place_delivered_order(&mut self) -> anyhow::Result<Placed> {
+        let placed = self.place_shipped_order().await?;
+        let order = self
+            .orders
+            .confirm_delivery(orders::ConfirmDeliveryRequest {
+                idempotency_key: key(),
+                actor: actor(ActorKind::Staff, "cs-1"),
+                order_id: placed.order.order_id.clone(),
+                signed_at: ts(Utc::now() - Cd::minutes(5)),
+            })
+            .await?
+            .into_inner()
+            .order
+            .context("empty response")?;
+        Ok(Placed { order, ..placed })
+    }
+
+    /// The return leg as its parties play it: the buyer ships the parcel back, the warehouse
+    /// receives every item and inspects each with `verdict(index)` = (result, resellable).
+    pub async fn return_leg(
+        &mut self,
+        placed: &Placed,
+        case_id: &str,
+        verdict: impl Fn(usize) -> (returns::InspectionStatus, bool),
+    ) -> anyhow::Result<()> {
+        let buyer = actor(ActorKind::Buyer, &placed.buyer);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        // The merchant's approval opens the return leg; wait for it.
+        loop {
+            let got = self
+                .returns
+                .record_buyer_shipment(returns::RecordBuyerShipmentRequest {
+                    idempotency_key: key(),
+                    actor: buyer.clone(),
+                    case_id: case_id.into(),
+                    courier_code: "YTO".into(),
+                    tracking_number: format!("YT{}", &key()[..12]),
+                })
+                .await;
+            match got {
+                Ok(_) => break,
+                Err(s)
+                    if s.code() == Code::FailedPrecondition
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(s) => anyhow::bail!("record buyer shipment: {s}"),
+            }
+        }
+        let warehouse = actor(ActorKind::Partner, "warehouse-hz");
+        let case = self.case(case_id).await?;
+        for (n, item) in case.items.iter().enumerate() {
+            self.returns
+                .record_item_receipt(returns::RecordItemReceiptRequest {
+                    idempotency_key: key(),
+                    actor: warehouse.clone(),
+                    case_id: case_id.into(),
+                    item_id: item.item_id.clone(),
+                    status: returns::ReceptionStatus::Received as i32,
+                    received_quantity: 0,
+                })
+                .await?;
+            let (result, resellable) = verdict(n);
+            self.returns
+                .submit_inspection(returns::SubmitInspectionRequest {
+                    idempotency_key: key(),
+                    actor: warehouse.clone(),
+                    case_id: case_id.into(),
+                    item_id: item.item_id.clone(),
+                    result: result as i32,
+                    condition: Some(returns::ItemCondition {
+                        packaging_intact: resellable,
+                        second_sale_damage: !resellable,
+                        resellable,
+                        note: String::new(),
+                    }),
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     /// Polls a case's saga until `done` says so; on time out returns the last summary seen.
@@ -594,6 +689,74 @@ impl Parties {
         }
         if case.interception != returns::InterceptionStatus::Intercepted as i32 {
             problems.push(format!("case interception {}", case.interception));
+        }
+        Ok(problems)
+    }
+}
+
+impl Parties {
+    /// What a completed return-and-refund saga must leave behind, exactly once: one refund of the
+    /// amount returns fixed for the accepted items, those units counted as refunded and no
+    /// others, accepted resellable items restocked, the case completed.
+    pub async fn return_effects(
+        &mut self,
+        placed: &Placed,
+        case_id: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let case = self.case(case_id).await?;
+        let due = case.refund_amount.map(|m| m.minor_units).unwrap_or(0);
+        let live: Vec<payments::Refund> = self
+            .refunds(placed)
+            .await?
+            .into_iter()
+            .filter(|r| r.status != payments::RefundStatus::Failed as i32)
+            .collect();
+        let total: i64 = live
+            .iter()
+            .map(|r| r.amount.as_ref().map(|m| m.minor_units).unwrap_or(0))
+            .sum();
+        let accepted: Vec<&returns::CaseItem> = case
+            .items
+            .iter()
+            .filter(|i| i.inspection == returns::InspectionStatus::Accepted as i32)
+            .collect();
+        if accepted.is_empty() {
+            if !live.is_empty() {
+                problems.push(format!(
+                    "{} refunds though nothing was accepted",
+                    live.len()
+                ));
+            }
+        } else if live.len() != 1 || total != due || due <= 0 {
+            problems.push(format!(
+                "{} refunds totalling {total} instead of one of {due}",
+                live.len()
+            ));
+        }
+        let order = self.order(placed).await?;
+        for line in &order.lines {
+            let want: u32 = accepted
+                .iter()
+                .filter(|i| i.line_id == line.line_id)
+                .map(|i| i.quantity)
+                .sum();
+            let got = line.counters.unwrap_or_default().refunded;
+            if got != want {
+                problems.push(format!(
+                    "line {}: refunded {got} instead of {want}",
+                    line.sku
+                ));
+            }
+        }
+        for i in &accepted {
+            let resellable = i.condition.as_ref().is_some_and(|c| c.resellable);
+            if resellable && i.disposition != returns::Disposition::Restock as i32 {
+                problems.push(format!("item {} not restocked", i.item_id));
+            }
+        }
+        if case.status != returns::CaseStatus::Completed as i32 {
+            problems.push(format!("case status {}", case.status));
         }
         Ok(problems)
     }

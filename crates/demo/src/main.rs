@@ -5,6 +5,7 @@
 use aftersales_demo::{Endpoints, Parties, status};
 use aftersales_proto::logistics::v1::InterceptionResult;
 use aftersales_proto::orchestrator::v1::{Saga, SagaStatus};
+use aftersales_proto::returns::v1::{CaseType as ReturnsCaseType, InspectionStatus as Inspection};
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -33,9 +34,16 @@ enum FlowArg {
     /// Refund-only in transit: the courier intercepts the parcel, the merchant agrees, refund.
     #[value(alias = "refund_only_in_transit")]
     RefundOnlyInTransit,
+    /// Return and refund: the parcel comes back, the warehouse inspects, accepted items refunded.
+    #[value(alias = "return_refund")]
+    ReturnRefund,
 }
 
-const FLOWS: [FlowArg; 2] = [FlowArg::RefundOnlyNotShipped, FlowArg::RefundOnlyInTransit];
+const FLOWS: [FlowArg; 3] = [
+    FlowArg::RefundOnlyNotShipped,
+    FlowArg::RefundOnlyInTransit,
+    FlowArg::ReturnRefund,
+];
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -71,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let ok = match flow {
             FlowArg::RefundOnlyNotShipped => refund_only_not_shipped(&mut parties, within).await?,
             FlowArg::RefundOnlyInTransit => refund_only_in_transit(&mut parties, within).await?,
+            FlowArg::ReturnRefund => return_refund(&mut parties, within).await?,
             FlowArg::All => true,
         };
         all_ok &= ok;
@@ -105,6 +114,31 @@ async fn refund_only_in_transit(p: &mut Parties, within: Duration) -> anyhow::Re
         .await?;
     finish(p, &case_id.clone(), within, |p| {
         Box::pin(async move { p.in_transit_effects(&placed, &case_id).await })
+    })
+    .await
+}
+
+async fn return_refund(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
+    println!("== return_refund");
+    println!("storefront: order placed and paid (145.00 CNY); courier: delivered; buyer: signed");
+    let placed = p.place_delivered_order().await?;
+    println!("buyer: no-reason return of every unit");
+    let case_id = p.open_case(&placed, ReturnsCaseType::ReturnRefund).await?;
+    println!("merchant: approves");
+    p.merchant_decides(&case_id, true).await?;
+    println!(
+        "buyer: ships it back; warehouse: receives, accepts line A (resellable), rejects line B"
+    );
+    p.return_leg(&placed, &case_id, |n| {
+        if n == 0 {
+            (Inspection::Accepted, true)
+        } else {
+            (Inspection::Rejected, false)
+        }
+    })
+    .await?;
+    finish(p, &case_id.clone(), within, |p| {
+        Box::pin(async move { p.return_effects(&placed, &case_id).await })
     })
     .await
 }

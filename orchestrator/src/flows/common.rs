@@ -73,11 +73,99 @@ pub fn join<const N: usize>(parts: [Vec<Step>; N]) -> Vec<Step> {
     parts.into_iter().flatten().collect()
 }
 
+/// The merchant's answer to a case: wait for approval (or rejection: a business failure), and on
+/// silence past `merchant_decision` (48 h, returns' own window) auto-approve.
+pub fn merchant_decision() -> Vec<Step> {
+    vec![
+        Step::Wait(WaitStep {
+            name: "await_merchant",
+            events: &[
+                "returns.case.approved",
+                "returns.case.auto_approved",
+                "returns.case.rejected",
+            ],
+            key_name: "case_id",
+            key_value: |c| c.str("case_id"),
+            on_event: |data, _, event| match event.name.as_str() {
+                "returns.case.rejected" => WaitOutcome::Fail("merchant_rejected".into()),
+                _ => {
+                    data.insert("approved".into(), json!(true));
+                    WaitOutcome::Done
+                }
+            },
+            deadline: ("merchant_decision", Duration::from_secs(48 * 3600)),
+            on_timeout: OnTimeout::Continue,
+            retry_from: None,
+            department: Department::CustomerService,
+        }),
+        Step::Decision(DecisionStep {
+            name: "merchant_answered",
+            decide: |d| {
+                Ok(if d.get("approved") == Some(&json!(true)) {
+                    Next::Goto("merchant_done")
+                } else {
+                    Next::Continue
+                })
+            },
+        }),
+        Step::Command(CommandStep::new("auto_approve", |c| {
+            Ok(Cmd::new(
+                "returns",
+                &returns::AutoApproveCaseRequest {
+                    idempotency_key: c.key.into(),
+                    actor: Some(system()),
+                    case_id: c.str("case_id")?,
+                },
+            ))
+        })),
+        Step::Decision(DecisionStep {
+            name: "merchant_done",
+            decide: |_| Ok(Next::Continue),
+        }),
+    ]
+}
+
+/// When returns fixes the refund amount: after the refund (refund-only: the amount is the
+/// case's refund due from the start), or before it (returns: only the accepted items).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkRefunding {
+    AfterRefund,
+    BeforeRefund,
+}
+
 /// The money end of every refund flow: refund the case's refund due by order (the pivot; a
 /// refused refund is retried under a new key), wait for a late confirmation when the provider
 /// left it pending (24 h, then park for finance; an operator retry re-runs the refund), then tell
 /// returns and orders and complete the case.
-pub fn refund_and_close() -> Vec<Step> {
+pub fn refund_and_close(mark: MarkRefunding) -> Vec<Step> {
+    let step = CommandStep::new("mark_refunding", |c| {
+        Ok(Cmd::new(
+            "returns",
+            &returns::MarkRefundingRequest {
+                idempotency_key: c.key.into(),
+                actor: Some(system()),
+                case_id: c.str("case_id")?,
+            },
+        ))
+    });
+    let mark_step = Step::Command(if mark == MarkRefunding::BeforeRefund {
+        step.on_result(take_refund_amount)
+    } else {
+        step
+    });
+    let mut steps = Vec::new();
+    if mark == MarkRefunding::BeforeRefund {
+        steps.push(mark_step);
+        steps.extend(refund_steps(mark));
+    } else {
+        steps.extend(refund_steps(mark));
+        steps.push(mark_step);
+    }
+    steps.extend(close_steps());
+    steps
+}
+
+fn refund_steps(mark: MarkRefunding) -> Vec<Step> {
     vec![
         Step::Command(
             CommandStep::new("refund", |c| {
@@ -88,7 +176,7 @@ pub fn refund_and_close() -> Vec<Step> {
                         order_id: c.str("order_id")?,
                         case_id: c.str("case_id")?,
                         amount: Some(amount(c)?),
-                        reason: "refund-only before shipment".into(),
+                        reason: "after-sale case refund".into(),
                         actor: Some(system()),
                         ..Default::default()
                     },
@@ -100,11 +188,20 @@ pub fn refund_and_close() -> Vec<Step> {
         ),
         Step::Decision(DecisionStep {
             name: "refund_settled",
-            decide: |d| {
-                Ok(match refund_status(d) {
-                    Some("SUCCEEDED") => Next::Goto("mark_refunding"),
-                    _ => Next::Continue,
-                })
+            decide: if mark == MarkRefunding::AfterRefund {
+                |d| {
+                    Ok(match refund_status(d) {
+                        Some("SUCCEEDED") => Next::Goto("mark_refunding"),
+                        _ => Next::Continue,
+                    })
+                }
+            } else {
+                |d| {
+                    Ok(match refund_status(d) {
+                        Some("SUCCEEDED") => Next::Goto("record_refunded"),
+                        _ => Next::Continue,
+                    })
+                }
             },
         }),
         Step::Wait(WaitStep {
@@ -124,16 +221,11 @@ pub fn refund_and_close() -> Vec<Step> {
             retry_from: Some("refund"),
             department: Department::Finance,
         }),
-        Step::Command(CommandStep::new("mark_refunding", |c| {
-            Ok(Cmd::new(
-                "returns",
-                &returns::MarkRefundingRequest {
-                    idempotency_key: c.key.into(),
-                    actor: Some(system()),
-                    case_id: c.str("case_id")?,
-                },
-            ))
-        })),
+    ]
+}
+
+fn close_steps() -> Vec<Step> {
+    vec![
         Step::Command(CommandStep::new("record_refunded", |c| {
             Ok(Cmd::new(
                 "returns",
@@ -164,6 +256,27 @@ pub fn refund_and_close() -> Vec<Step> {
             ))
         })),
     ]
+}
+
+/// After MarkRefunding fixed the amount: refund exactly it, and count only the accepted items.
+fn take_refund_amount(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Outcome {
+    let case = match result.decode::<returns::MarkRefundingResponse>() {
+        Ok(r) => r.case.unwrap_or_default(),
+        Err(e) => return Outcome::Fail(e),
+    };
+    let Some(amount) = case.refund_amount.filter(|m| m.minor_units > 0) else {
+        return Outcome::Fail("MarkRefunding fixed no refund amount".into());
+    };
+    data.insert("amount_minor".into(), json!(amount.minor_units));
+    data.insert("currency".into(), json!(amount.currency));
+    let accepted: Vec<Value> = case
+        .items
+        .iter()
+        .filter(|i| i.inspection == returns::InspectionStatus::Accepted as i32)
+        .map(|i| json!({ "line_id": i.line_id, "quantity": i.quantity }))
+        .collect();
+    data.insert("items".into(), Value::Array(accepted));
+    Outcome::Done
 }
 
 pub fn amount(c: &Ctx) -> Result<Money, String> {

@@ -3,6 +3,7 @@
 pub mod common;
 pub mod refund_only_in_transit;
 pub mod refund_only_not_shipped;
+pub mod return_refund;
 
 use crate::engine::flow::Registry;
 
@@ -11,5 +12,6 @@ pub fn registry() -> Result<Registry, String> {
     Registry::new(vec![
         refund_only_not_shipped::definition(),
         refund_only_in_transit::definition(),
+        return_refund::definition(),
     ])
 }

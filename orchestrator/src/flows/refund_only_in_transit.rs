@@ -15,7 +15,7 @@
 //! before the pivot (the merchant rejects) ends the saga COMPENSATED with the case as returns left
 //! it.
 
-use super::common::{case_start, join, refund_and_close, system};
+use super::common::{MarkRefunding, case_start, join, merchant_decision, refund_and_close, system};
 use crate::engine::flow::Cmd;
 use crate::engine::flow::{
     CmdResult, CommandStep, Data, DecisionStep, Department, Flow, Next, OnTimeout, Outcome, Step,
@@ -103,49 +103,9 @@ pub fn definition() -> Flow {
                         })
                     },
                 }),
-                Step::Wait(WaitStep {
-                    name: "await_merchant",
-                    events: &[
-                        "returns.case.approved",
-                        "returns.case.auto_approved",
-                        "returns.case.rejected",
-                    ],
-                    key_name: "case_id",
-                    key_value: |c| c.str("case_id"),
-                    on_event: |data, _, event| match event.name.as_str() {
-                        "returns.case.rejected" => WaitOutcome::Fail("merchant_rejected".into()),
-                        _ => {
-                            data.insert("approved".into(), json!(true));
-                            WaitOutcome::Done
-                        }
-                    },
-                    deadline: ("merchant_decision", Duration::from_secs(48 * 3600)),
-                    on_timeout: OnTimeout::Continue,
-                    retry_from: None,
-                    department: Department::CustomerService,
-                }),
-                Step::Decision(DecisionStep {
-                    name: "merchant_answered",
-                    decide: |d| {
-                        Ok(if d.get("approved") == Some(&json!(true)) {
-                            Next::Goto("refund")
-                        } else {
-                            Next::Continue
-                        })
-                    },
-                }),
-                Step::Command(CommandStep::new("auto_approve", |c| {
-                    Ok(Cmd::new(
-                        "returns",
-                        &returns::AutoApproveCaseRequest {
-                            idempotency_key: c.key.into(),
-                            actor: Some(system()),
-                            case_id: c.str("case_id")?,
-                        },
-                    ))
-                })),
             ],
-            refund_and_close(),
+            merchant_decision(),
+            refund_and_close(MarkRefunding::AfterRefund),
         ]),
     }
 }
@@ -248,9 +208,10 @@ mod tests {
         data.insert("approved".into(), json!(true));
         assert_eq!(
             decision(&flow, "merchant_answered", &data),
-            Next::Goto("refund")
+            Next::Goto("merchant_done")
         );
-        assert!(flow.step_index("refund").is_some());
+        let done = flow.step_index("merchant_done").unwrap();
+        assert_eq!(flow.steps[done + 1].name(), "refund");
     }
 
     #[test]

@@ -7,7 +7,9 @@ use crate::saga_world::*;
 use aftersales_proto::common::v1::ActorKind;
 use aftersales_proto::logistics::v1::InterceptionResult;
 use aftersales_proto::orchestrator::v1::{self as orch, SagaStatus};
-use aftersales_proto::returns::v1::{CaseStatus, CaseType, InterceptionStatus};
+use aftersales_proto::returns::v1::{
+    CaseStatus, CaseType, InspectionStatus as Inspection, InterceptionStatus,
+};
 use std::time::Duration;
 use tonic::Code;
 
@@ -529,4 +531,65 @@ async fn refund_only_in_transit_rejected_by_the_merchant_moves_no_money() {
     assert!(w.refunds(&placed).await.unwrap().is_empty());
     let case = w.case(&case_id).await.unwrap();
     assert_eq!(case.status, CaseStatus::Rejected as i32);
+}
+
+#[tokio::test]
+async fn return_and_refund_refunds_only_what_inspection_accepted_and_restocks_it() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_delivered_order().await.unwrap();
+    let case_id = w.open_case(&placed, CaseType::ReturnRefund).await.unwrap();
+    w.merchant_decides(&case_id, true).await.unwrap();
+    // Line A (2 units) passes inspection and can be sold again; line B is rejected.
+    w.return_leg(&placed, &case_id, |n| {
+        if n == 0 {
+            (Inspection::Accepted, true)
+        } else {
+            (Inspection::Rejected, false)
+        }
+    })
+    .await
+    .unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    assert_eq!(s.flow, "return_refund");
+    assert_eq!(
+        w.return_effects(&placed, &case_id).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let refunded: i64 = w
+        .refunds(&placed)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.amount.as_ref().unwrap().minor_units)
+        .sum();
+    assert!(refunded > 0 && refunded < 14_500, "only line A: {refunded}");
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    for step in ["await_buyer_shipment", "await_receipt", "await_inspection"] {
+        assert!(
+            steps_with(&saga, "event_received").contains(&step.to_owned()),
+            "{step}"
+        );
+    }
+    assert!(steps_with(&saga, "succeeded").contains(&"restock".to_owned()));
+}
+
+#[tokio::test]
+async fn return_with_every_item_rejected_completes_without_money() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_delivered_order().await.unwrap();
+    let case_id = w.open_case(&placed, CaseType::ReturnRefund).await.unwrap();
+    w.merchant_decides(&case_id, true).await.unwrap();
+    w.return_leg(&placed, &case_id, |_| (Inspection::Rejected, false))
+        .await
+        .unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    assert_eq!(
+        w.return_effects(&placed, &case_id).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(w.refunds(&placed).await.unwrap().is_empty());
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    assert!(!steps_with(&saga, "sent").contains(&"refund".to_owned()));
 }
