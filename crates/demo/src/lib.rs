@@ -545,6 +545,21 @@ impl Parties {
             .context("empty response")
     }
 
+    /// How many refunds of the order's payment did not fail, and their total in minor units.
+    pub async fn money_refunded(&mut self, placed: &Placed) -> anyhow::Result<(usize, i64)> {
+        let live: Vec<payments::Refund> = self
+            .refunds(placed)
+            .await?
+            .into_iter()
+            .filter(|r| r.status != payments::RefundStatus::Failed as i32)
+            .collect();
+        let total = live
+            .iter()
+            .map(|r| r.amount.as_ref().map(|m| m.minor_units).unwrap_or(0))
+            .sum();
+        Ok((live.len(), total))
+    }
+
     /// Every refund of the order's payment.
     pub async fn refunds(&mut self, placed: &Placed) -> anyhow::Result<Vec<payments::Refund>> {
         Ok(self
@@ -607,20 +622,11 @@ impl Parties {
         case_id: &str,
     ) -> anyhow::Result<Vec<String>> {
         let mut problems = Vec::new();
-        let refunds = self.refunds(placed).await?;
-        let live: Vec<_> = refunds
-            .iter()
-            .filter(|r| r.status != payments::RefundStatus::Failed as i32)
-            .collect();
-        if live.len() != 1 {
-            problems.push(format!("{} refunds instead of 1", live.len()));
-        }
-        let total: i64 = live
-            .iter()
-            .map(|r| r.amount.as_ref().map(|m| m.minor_units).unwrap_or(0))
-            .sum();
-        if total != 14_500 {
-            problems.push(format!("refunded {total} instead of 14500"));
+        let (count, total) = self.money_refunded(placed).await?;
+        if count != 1 || total != 14_500 {
+            problems.push(format!(
+                "{count} refunds totalling {total} instead of one of 14500"
+            ));
         }
         let order = self.order(placed).await?;
         for line in &order.lines {
@@ -657,20 +663,10 @@ impl Parties {
         case_id: &str,
     ) -> anyhow::Result<Vec<String>> {
         let mut problems = Vec::new();
-        let live: Vec<payments::Refund> = self
-            .refunds(placed)
-            .await?
-            .into_iter()
-            .filter(|r| r.status != payments::RefundStatus::Failed as i32)
-            .collect();
-        let total: i64 = live
-            .iter()
-            .map(|r| r.amount.as_ref().map(|m| m.minor_units).unwrap_or(0))
-            .sum();
-        if live.len() != 1 || total != 14_500 {
+        let (count, total) = self.money_refunded(placed).await?;
+        if count != 1 || total != 14_500 {
             problems.push(format!(
-                "{} refunds totalling {total} instead of one of 14500",
-                live.len()
+                "{count} refunds totalling {total} instead of one of 14500"
             ));
         }
         let order = self.order(placed).await?;
@@ -706,32 +702,19 @@ impl Parties {
         let mut problems = Vec::new();
         let case = self.case(case_id).await?;
         let due = case.refund_amount.map(|m| m.minor_units).unwrap_or(0);
-        let live: Vec<payments::Refund> = self
-            .refunds(placed)
-            .await?
-            .into_iter()
-            .filter(|r| r.status != payments::RefundStatus::Failed as i32)
-            .collect();
-        let total: i64 = live
-            .iter()
-            .map(|r| r.amount.as_ref().map(|m| m.minor_units).unwrap_or(0))
-            .sum();
+        let (count, total) = self.money_refunded(placed).await?;
         let accepted: Vec<&returns::CaseItem> = case
             .items
             .iter()
             .filter(|i| i.inspection == returns::InspectionStatus::Accepted as i32)
             .collect();
         if accepted.is_empty() {
-            if !live.is_empty() {
-                problems.push(format!(
-                    "{} refunds though nothing was accepted",
-                    live.len()
-                ));
+            if count != 0 {
+                problems.push(format!("{count} refunds though nothing was accepted"));
             }
-        } else if live.len() != 1 || total != due || due <= 0 {
+        } else if count != 1 || total != due || due <= 0 {
             problems.push(format!(
-                "{} refunds totalling {total} instead of one of {due}",
-                live.len()
+                "{count} refunds totalling {total} instead of one of {due}"
             ));
         }
         let order = self.order(placed).await?;
