@@ -4,6 +4,9 @@
 //! read back. Used by `aftersales-demo` against a running system and by the integration tests.
 
 use aftersales_proto::common::v1::{Actor, ActorKind, Money, PageRequest};
+use aftersales_proto::complaints::v1::{
+    self as complaints, complaints_service_client::ComplaintsServiceClient,
+};
 use aftersales_proto::logistics::v1::{
     self as logistics, logistics_service_client::LogisticsServiceClient,
 };
@@ -63,6 +66,7 @@ pub struct Parties {
     pub returns: ReturnsServiceClient<Channel>,
     pub logistics: LogisticsServiceClient<Channel>,
     pub payments: PaymentsServiceClient<Channel>,
+    pub complaints: ComplaintsServiceClient<Channel>,
     pub orch: OrchestratorServiceClient<Channel>,
     /// The merchant all orders are placed with.
     pub merchant: String,
@@ -75,6 +79,7 @@ pub struct Endpoints {
     pub returns: String,
     pub logistics: String,
     pub payments: String,
+    pub complaints: String,
     pub orchestrator: String,
 }
 
@@ -88,6 +93,7 @@ impl Endpoints {
             returns: at(50052),
             logistics: at(50054),
             payments: at(50055),
+            complaints: at(50056),
         }
     }
 }
@@ -105,6 +111,7 @@ impl Parties {
         returns: Channel,
         logistics: Channel,
         payments: Channel,
+        complaints: Channel,
         orchestrator: Channel,
     ) -> Self {
         Self {
@@ -112,6 +119,7 @@ impl Parties {
             returns: ReturnsServiceClient::new(returns),
             logistics: LogisticsServiceClient::new(logistics),
             payments: PaymentsServiceClient::new(payments),
+            complaints: ComplaintsServiceClient::new(complaints),
             orch: OrchestratorServiceClient::new(orchestrator),
             merchant: uuid::Uuid::new_v4().to_string(),
         }
@@ -123,6 +131,7 @@ impl Parties {
             channel(&e.returns).await?,
             channel(&e.logistics).await?,
             channel(&e.payments).await?,
+            channel(&e.complaints).await?,
             channel(&e.orchestrator).await?,
         ))
     }
@@ -322,6 +331,185 @@ impl Parties {
                 .await?;
         }
         Ok(())
+    }
+
+    /// A customer complains about the order (QUALITY) on the hotline; customer service
+    /// acknowledges it and starts investigating, which starts the work-order saga. Returns the
+    /// complaint id.
+    pub async fn complaint_under_investigation(
+        &mut self,
+        placed: &Placed,
+    ) -> anyhow::Result<String> {
+        let cs = actor(ActorKind::Staff, "cs-7");
+        let complaint = self
+            .complaints
+            .create_complaint(complaints::CreateComplaintRequest {
+                idempotency_key: key(),
+                actor: cs.clone(),
+                customer_id: placed.buyer.clone(),
+                order_id: placed.order.order_id.clone(),
+                merchant_id: self.merchant.clone(),
+                channel: aftersales_proto::common::v1::Channel::Hotline as i32,
+                category: complaints::ComplaintCategory::Quality as i32,
+                subject: "the kettle leaks".into(),
+                description: "water comes out of the base after two days".into(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .complaint
+            .context("empty response")?;
+        let id = complaint.complaint_id;
+        self.complaints
+            .acknowledge_complaint(complaints::AcknowledgeComplaintRequest {
+                idempotency_key: key(),
+                actor: cs.clone(),
+                complaint_id: id.clone(),
+                message: "we are on it".into(),
+            })
+            .await?;
+        self.complaints
+            .start_investigation(complaints::StartInvestigationRequest {
+                idempotency_key: key(),
+                actor: cs,
+                complaint_id: id.clone(),
+            })
+            .await?;
+        Ok(id)
+    }
+
+    /// Every department answers the work orders the saga opened for the complaint (waits for
+    /// `expected` of them); returns how many were answered.
+    pub async fn departments_answer(
+        &mut self,
+        complaint_id: &str,
+        expected: usize,
+        within: Duration,
+    ) -> anyhow::Result<usize> {
+        let deadline = tokio::time::Instant::now() + within;
+        let orders = loop {
+            let found = self
+                .complaints
+                .list_work_orders(complaints::ListWorkOrdersRequest {
+                    actor: actor(ActorKind::Staff, "cs-7"),
+                    complaint_id: complaint_id.into(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .items;
+            if found.len() >= expected {
+                break found;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{} of {expected} work orders opened for complaint {complaint_id}",
+                found.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        for wo in &orders {
+            let who = if wo.department == complaints::Department::Merchant as i32 {
+                actor(ActorKind::Merchant, &self.merchant)
+            } else {
+                actor(ActorKind::Staff, "dept-lead")
+            };
+            self.complaints
+                .assign_work_order(complaints::AssignWorkOrderRequest {
+                    idempotency_key: key(),
+                    actor: who.clone(),
+                    work_order_id: wo.work_order_id.clone(),
+                    assignee: "dept-lead".into(),
+                })
+                .await?;
+            self.complaints
+                .start_work_order(complaints::StartWorkOrderRequest {
+                    idempotency_key: key(),
+                    actor: who.clone(),
+                    work_order_id: wo.work_order_id.clone(),
+                })
+                .await?;
+            self.complaints
+                .complete_work_order(complaints::CompleteWorkOrderRequest {
+                    idempotency_key: key(),
+                    actor: who,
+                    work_order_id: wo.work_order_id.clone(),
+                    result: "checked the batch: a faulty seal, replaced".into(),
+                })
+                .await?;
+        }
+        Ok(orders.len())
+    }
+
+    /// Customer service calls the customer back (回访) once the complaint is resolved.
+    pub async fn follow_up(&mut self, complaint_id: &str, within: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = self
+                .complaints
+                .record_follow_up(complaints::RecordFollowUpRequest {
+                    idempotency_key: key(),
+                    actor: actor(ActorKind::Staff, "cs-7"),
+                    complaint_id: complaint_id.into(),
+                    method: complaints::FollowUpMethod::Phone as i32,
+                    outcome: complaints::FollowUpOutcome::Satisfied as i32,
+                    note: "happy with the replacement".into(),
+                })
+                .await;
+            match got {
+                Ok(_) => return Ok(()),
+                // Not resolved yet: the saga resolves it once every work order is answered.
+                Err(s)
+                    if s.code() == Code::FailedPrecondition
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(s) => anyhow::bail!("record follow-up: {s}"),
+            }
+        }
+    }
+
+    pub async fn complaint(&mut self, id: &str) -> anyhow::Result<complaints::Complaint> {
+        self.complaints
+            .get_complaint(complaints::GetComplaintRequest {
+                complaint_id: id.into(),
+                actor: actor(ActorKind::Staff, "cs-7"),
+            })
+            .await?
+            .into_inner()
+            .complaint
+            .context("empty response")
+    }
+
+    /// Polls the saga of a business key until it has finished.
+    pub async fn wait_key(
+        &mut self,
+        business_key: &str,
+        within: Duration,
+    ) -> anyhow::Result<orch::SagaSummary> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = self
+                .orch
+                .list_sagas(orch::ListSagasRequest {
+                    business_key: business_key.into(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .sagas;
+            if let Some(s) = got.into_iter().next()
+                && terminal(&s)
+            {
+                return Ok(s);
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the saga of {business_key} did not finish in time"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
     }
 
     /// The merchant approves (or rejects) the case.

@@ -37,12 +37,16 @@ enum FlowArg {
     /// Return and refund: the parcel comes back, the warehouse inspects, accepted items refunded.
     #[value(alias = "return_refund")]
     ReturnRefund,
+    /// A complaint: work orders to every department it needs, resolution, follow-up visit.
+    #[value(alias = "complaint_work_orders")]
+    ComplaintWorkOrders,
 }
 
-const FLOWS: [FlowArg; 3] = [
+const FLOWS: [FlowArg; 4] = [
     FlowArg::RefundOnlyNotShipped,
     FlowArg::RefundOnlyInTransit,
     FlowArg::ReturnRefund,
+    FlowArg::ComplaintWorkOrders,
 ];
 
 fn main() -> ExitCode {
@@ -80,6 +84,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             FlowArg::RefundOnlyNotShipped => refund_only_not_shipped(&mut parties, within).await?,
             FlowArg::RefundOnlyInTransit => refund_only_in_transit(&mut parties, within).await?,
             FlowArg::ReturnRefund => return_refund(&mut parties, within).await?,
+            FlowArg::ComplaintWorkOrders => complaint_work_orders(&mut parties, within).await?,
             FlowArg::All => true,
         };
         all_ok &= ok;
@@ -141,6 +146,42 @@ async fn return_refund(p: &mut Parties, within: Duration) -> anyhow::Result<bool
         Box::pin(async move { p.return_effects(&placed, &case_id).await })
     })
     .await
+}
+
+async fn complaint_work_orders(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
+    println!("== complaint_work_orders");
+    let placed = p.place_order().await?;
+    println!("customer: complains on the hotline that the kettle leaks (QUALITY)");
+    println!("customer service: acknowledges and starts investigating");
+    let complaint_id = p.complaint_under_investigation(&placed).await?;
+    println!("warehouse and merchant: take, start and complete the work orders the saga opened");
+    let answered = p.departments_answer(&complaint_id, 2, within).await?;
+    println!("customer service: follow-up call once the saga resolved the complaint");
+    p.follow_up(&complaint_id, within).await?;
+    let summary = p
+        .wait_key(&format!("complaint:{complaint_id}"), within)
+        .await?;
+    let saga = p.saga(&summary.saga_id).await?;
+    print_timeline(&saga);
+    let complaint = p.complaint(&complaint_id).await?;
+    let resolved = complaint.status
+        == aftersales_proto::complaints::v1::ComplaintStatus::Resolved as i32
+        && complaint.resolution_sent_at.is_some();
+    if status(&summary) == SagaStatus::Completed && resolved && answered == 2 {
+        println!(
+            "ok: saga {} COMPLETED; 2 work orders answered, complaint resolved and the note sent",
+            summary.saga_id
+        );
+        Ok(true)
+    } else {
+        println!(
+            "unexpected: saga {} ended {:?}; complaint status {}",
+            summary.saga_id,
+            status(&summary),
+            complaint.status
+        );
+        Ok(false)
+    }
 }
 
 /// Waits for the saga, prints its timeline and the check of every service's final state.

@@ -1,6 +1,7 @@
 //! The flow definitions, one file per flow, each readable on one screen.
 
 pub mod common;
+pub mod complaint_work_orders;
 pub mod refund_only_in_transit;
 pub mod refund_only_not_shipped;
 pub mod return_refund;
@@ -13,5 +14,6 @@ pub fn registry() -> Result<Registry, String> {
         refund_only_not_shipped::definition(),
         refund_only_in_transit::definition(),
         return_refund::definition(),
+        complaint_work_orders::definition(),
     ])
 }

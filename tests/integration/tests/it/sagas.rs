@@ -5,6 +5,7 @@
 
 use crate::saga_world::*;
 use aftersales_proto::common::v1::ActorKind;
+use aftersales_proto::complaints::v1::ComplaintStatus;
 use aftersales_proto::logistics::v1::InterceptionResult;
 use aftersales_proto::orchestrator::v1::{self as orch, SagaStatus};
 use aftersales_proto::returns::v1::{
@@ -592,4 +593,33 @@ async fn return_with_every_item_rejected_completes_without_money() {
     assert!(w.refunds(&placed).await.unwrap().is_empty());
     let saga = w.saga(&s.saga_id).await.unwrap();
     assert!(!steps_with(&saga, "sent").contains(&"refund".to_owned()));
+}
+
+#[tokio::test]
+async fn a_complaint_fans_out_work_orders_joins_them_resolves_and_waits_for_the_follow_up() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_order().await.unwrap();
+    let complaint_id = w.complaint_under_investigation(&placed).await.unwrap();
+    let key = format!("complaint:{complaint_id}");
+    // Quality: the warehouse and the merchant each get a work order, in parallel.
+    let answered = w.departments_answer(&complaint_id, 2, LONG).await.unwrap();
+    assert_eq!(answered, 2);
+    w.follow_up(&complaint_id, LONG).await.unwrap();
+    let s = w.wait_key(&key, LONG).await.unwrap();
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    assert_eq!(s.flow, "complaint_work_orders");
+    let complaint = w.complaint(&complaint_id).await.unwrap();
+    assert_eq!(complaint.status, ComplaintStatus::Resolved as i32);
+    assert!(complaint.resolution_sent_at.is_some());
+    assert!(
+        complaint.resolution_note.contains("warehouse, merchant"),
+        "{}",
+        complaint.resolution_note
+    );
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    assert_eq!(
+        steps_with(&saga, "event_received").len(),
+        3,
+        "two work orders and the follow-up"
+    );
 }

@@ -64,6 +64,7 @@ impl World {
                 channels[1].clone(),
                 channels[2].clone(),
                 channels[3].clone(),
+                channels[4].clone(),
                 orch_ch,
             ),
             orch_env: orch_env
