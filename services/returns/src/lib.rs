@@ -22,18 +22,19 @@ use sea_orm_migration::MigrationTrait;
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// The `[service]` section: DOMAIN.md's *(config)* values for returns.
+/// The `[service]` section: DOMAIN.md's *(config)* values for returns. Windows are durations
+/// such as `"48h"` or `"7days"` (humantime syntax; at least one second).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// A case the merchant leaves unanswered this long is auto-approved (48).
-    pub merchant_decision_hours: i64,
-    /// A return the buyer does not ship this long after approval is closed (7).
-    pub buyer_shipment_days: i64,
-    /// Time the merchant has to upload evidence once a case is escalated (72).
-    pub merchant_evidence_hours: i64,
-    /// Time either party has to appeal a ruling (7).
-    pub appeal_window_days: i64,
+    /// A case the merchant leaves unanswered this long is auto-approved ("48h").
+    pub merchant_decision: String,
+    /// A return the buyer does not ship this long after approval is closed ("7days").
+    pub buyer_shipment: String,
+    /// Time the merchant has to upload evidence once a case is escalated ("72h").
+    pub merchant_evidence: String,
+    /// Time either party has to appeal a ruling ("7days").
+    pub appeal_window: String,
     /// Quality problems on items worth at most this are refunded without a return (2000).
     pub low_value_threshold_minor: i64,
     /// Return shipping deducted from a no-reason return without privilege (1000).
@@ -43,25 +44,38 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         let s = Settings::default();
+        let d = |secs: i64| {
+            humantime::format_duration(std::time::Duration::from_secs(secs.unsigned_abs()))
+                .to_string()
+        };
         Self {
-            merchant_decision_hours: s.merchant_decision_hours,
-            buyer_shipment_days: s.buyer_shipment_days,
-            merchant_evidence_hours: s.merchant_evidence_hours,
-            appeal_window_days: s.appeal_window_days,
+            merchant_decision: d(s.merchant_decision_secs),
+            buyer_shipment: d(s.buyer_shipment_secs),
+            merchant_evidence: d(s.merchant_evidence_secs),
+            appeal_window: d(s.appeal_window_secs),
             low_value_threshold_minor: s.low_value_threshold_minor,
             return_shipping_fee_minor: s.return_shipping_fee_minor,
         }
     }
 }
 
+/// Seconds of a duration key; fails naming `service.<key>`.
+fn seconds(key: &str, value: &str) -> anyhow::Result<i64> {
+    let d = humantime::parse_duration(value.trim()).map_err(|e| {
+        anyhow::anyhow!("invalid configuration: service.{key}: `{value}` is not a duration ({e})")
+    })?;
+    i64::try_from(d.as_secs())
+        .map_err(|_| anyhow::anyhow!("invalid configuration: service.{key}: too long"))
+}
+
 impl Config {
     /// The domain settings; fails naming the `service.<key>` at fault.
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let settings = Settings {
-            merchant_decision_hours: self.merchant_decision_hours,
-            buyer_shipment_days: self.buyer_shipment_days,
-            merchant_evidence_hours: self.merchant_evidence_hours,
-            appeal_window_days: self.appeal_window_days,
+            merchant_decision_secs: seconds("merchant_decision", &self.merchant_decision)?,
+            buyer_shipment_secs: seconds("buyer_shipment", &self.buyer_shipment)?,
+            merchant_evidence_secs: seconds("merchant_evidence", &self.merchant_evidence)?,
+            appeal_window_secs: seconds("appeal_window", &self.appeal_window)?,
             low_value_threshold_minor: self.low_value_threshold_minor,
             return_shipping_fee_minor: self.return_shipping_fee_minor,
         };
@@ -118,8 +132,12 @@ mod tests {
             Vec::<(String, String)>::new(),
         )
         .unwrap();
-        assert_eq!(s.service, Config::default());
         assert_eq!(s.service.settings().unwrap(), Settings::default());
+        assert_eq!(
+            Config::default().settings().unwrap(),
+            Settings::default(),
+            "the fallback written with humantime reads back the same"
+        );
         assert_eq!(s.grpc.addr.port(), 50052);
     }
 
@@ -129,17 +147,27 @@ mod tests {
             Returns::DEFAULTS,
             None,
             vec![(
-                "AFTERSALES__SERVICE__BUYER_SHIPMENT_DAYS".to_string(),
-                "3".to_string(),
+                "AFTERSALES__SERVICE__BUYER_SHIPMENT".to_string(),
+                "3days".to_string(),
             )],
         )
         .unwrap();
-        assert_eq!(s.service.settings().unwrap().buyer_shipment_days, 3);
+        assert_eq!(
+            s.service.settings().unwrap().buyer_shipment_secs,
+            3 * 24 * 3600
+        );
+        assert_eq!(Config::default().settings().unwrap(), Settings::default());
         let bad = Config {
-            merchant_decision_hours: 0,
+            merchant_decision: "0s".into(),
             ..Config::default()
         };
         let err = bad.settings().unwrap_err().to_string();
-        assert!(err.contains("service.merchant_decision_hours"), "{err}");
+        assert!(err.contains("service.merchant_decision"), "{err}");
+        let bad = Config {
+            appeal_window: "a week".into(),
+            ..Config::default()
+        };
+        let err = bad.settings().unwrap_err().to_string();
+        assert!(err.contains("service.appeal_window"), "{err}");
     }
 }

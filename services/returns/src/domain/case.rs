@@ -247,7 +247,7 @@ impl Case {
     /// Opens a case: validates, applies eligibility, computes the refund and the deadlines.
     ///
     /// Refund-only on a not-shipped order is approved at once (fast refund); everything else
-    /// waits for the merchant until `now + merchant_decision_hours`.
+    /// waits for the merchant until `now + merchant_decision`.
     pub fn request(
         new: NewCase,
         order: &OrderSnapshot,

@@ -10,27 +10,30 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
-    /// A case the merchant leaves unanswered this long is auto-approved (48 h).
-    pub merchant_decision_hours: i64,
-    /// A return the buyer does not ship this long after approval is closed (7 days).
-    pub buyer_shipment_days: i64,
-    /// Time the merchant has to upload evidence once a case is escalated (72 h).
-    pub merchant_evidence_hours: i64,
-    /// Time either party has to appeal a ruling, once (7 days).
-    pub appeal_window_days: i64,
+    /// A case the merchant leaves unanswered this long is auto-approved (48 h), in seconds.
+    pub merchant_decision_secs: i64,
+    /// A return the buyer does not ship this long after approval is closed (7 days), in seconds.
+    pub buyer_shipment_secs: i64,
+    /// Time the merchant has to upload evidence once a case is escalated (72 h), in seconds.
+    pub merchant_evidence_secs: i64,
+    /// Time either party has to appeal a ruling, once (7 days), in seconds.
+    pub appeal_window_secs: i64,
     /// Quality problems on a case worth at most this are settled without a return (2000 = 20.00).
     pub low_value_threshold_minor: i64,
     /// Return shipping deducted from a no-reason return without free-return privilege (1000).
     pub return_shipping_fee_minor: i64,
 }
 
+const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            merchant_decision_hours: 48,
-            buyer_shipment_days: 7,
-            merchant_evidence_hours: 72,
-            appeal_window_days: 7,
+            merchant_decision_secs: 48 * HOUR,
+            buyer_shipment_secs: 7 * DAY,
+            merchant_evidence_secs: 72 * HOUR,
+            appeal_window_secs: 7 * DAY,
             low_value_threshold_minor: 2000,
             return_shipping_fee_minor: 1000,
         }
@@ -39,36 +42,29 @@ impl Default for Settings {
 
 impl Settings {
     pub fn merchant_decision_window(&self) -> Duration {
-        Duration::hours(self.merchant_decision_hours)
+        Duration::seconds(self.merchant_decision_secs)
     }
 
     pub fn buyer_shipment_window(&self) -> Duration {
-        Duration::days(self.buyer_shipment_days)
+        Duration::seconds(self.buyer_shipment_secs)
     }
 
     pub fn merchant_evidence_window(&self) -> Duration {
-        Duration::hours(self.merchant_evidence_hours)
+        Duration::seconds(self.merchant_evidence_secs)
     }
 
     pub fn appeal_window(&self) -> Duration {
-        Duration::days(self.appeal_window_days)
+        Duration::seconds(self.appeal_window_secs)
     }
 
-    /// Checks every value; the violation names the key (e.g. `returns.buyer_shipment_days`).
+    /// Checks every value; the violation names the key (e.g. `returns.buyer_shipment`).
     pub fn validate(&self, prefix: &str) -> Result<(), FieldViolation> {
+        // Windows: one second (tests) up to a year.
         let positive = [
-            (
-                "merchant_decision_hours",
-                self.merchant_decision_hours,
-                24 * 365,
-            ),
-            ("buyer_shipment_days", self.buyer_shipment_days, 365),
-            (
-                "merchant_evidence_hours",
-                self.merchant_evidence_hours,
-                24 * 365,
-            ),
-            ("appeal_window_days", self.appeal_window_days, 365),
+            ("merchant_decision", self.merchant_decision_secs, 365 * DAY),
+            ("buyer_shipment", self.buyer_shipment_secs, 365 * DAY),
+            ("merchant_evidence", self.merchant_evidence_secs, 365 * DAY),
+            ("appeal_window", self.appeal_window_secs, 365 * DAY),
         ];
         for (key, value, max) in positive {
             if !(1..=max).contains(&value) {
@@ -113,22 +109,22 @@ mod tests {
         type Edit = fn(&mut Settings);
         let cases: [(Edit, Option<&str>); 8] = [
             (
-                |s| s.merchant_decision_hours = 0,
-                Some("returns.merchant_decision_hours"),
+                |s| s.merchant_decision_secs = 0,
+                Some("returns.merchant_decision"),
             ),
-            (|s| s.merchant_decision_hours = 1, None),
+            (|s| s.merchant_decision_secs = 1, None),
             (
-                |s| s.buyer_shipment_days = -1,
-                Some("returns.buyer_shipment_days"),
+                |s| s.buyer_shipment_secs = -1,
+                Some("returns.buyer_shipment"),
             ),
             (
-                |s| s.buyer_shipment_days = 366,
-                Some("returns.buyer_shipment_days"),
+                |s| s.buyer_shipment_secs = 366 * DAY,
+                Some("returns.buyer_shipment"),
             ),
-            (|s| s.appeal_window_days = 365, None),
+            (|s| s.appeal_window_secs = 365 * DAY, None),
             (
-                |s| s.merchant_evidence_hours = 0,
-                Some("returns.merchant_evidence_hours"),
+                |s| s.merchant_evidence_secs = 0,
+                Some("returns.merchant_evidence"),
             ),
             (
                 |s| s.low_value_threshold_minor = -1,

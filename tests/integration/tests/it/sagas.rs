@@ -623,3 +623,44 @@ async fn a_complaint_fans_out_work_orders_joins_them_resolves_and_waits_for_the_
         "two work orders and the follow-up"
     );
 }
+
+#[tokio::test]
+async fn merchant_silence_auto_approves_an_intercepted_refund() {
+    let orch = [(
+        "AFTERSALES__SERVICE__DEADLINES_MS__MERCHANT_DECISION",
+        "2500",
+    )];
+    let returns = [("returns", "AFTERSALES__SERVICE__MERCHANT_DECISION", "2s")];
+    let mut w = World::start_with(&orch, &returns).await;
+    let placed = w.place_shipped_order().await.unwrap();
+    let case_id = w.open_refund_only(&placed).await.unwrap();
+    w.courier_answers_interception(&placed, InterceptionResult::Intercepted, LONG)
+        .await
+        .unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    assert_eq!(
+        w.in_transit_effects(&placed, &case_id).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    assert!(steps_with(&saga, "deadline_passed").contains(&"await_merchant".to_owned()));
+    assert!(steps_with(&saga, "succeeded").contains(&"auto_approve".to_owned()));
+}
+
+#[tokio::test]
+async fn a_buyer_who_never_ships_the_return_gets_the_case_closed() {
+    let orch = [("AFTERSALES__SERVICE__DEADLINES_MS__BUYER_SHIPMENT", "2500")];
+    let returns = [("returns", "AFTERSALES__SERVICE__BUYER_SHIPMENT", "2s")];
+    let mut w = World::start_with(&orch, &returns).await;
+    let placed = w.place_delivered_order().await.unwrap();
+    let case_id = w.open_case(&placed, CaseType::ReturnRefund).await.unwrap();
+    w.merchant_decides(&case_id, true).await.unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    let case = w.case(&case_id).await.unwrap();
+    assert_eq!(case.status, CaseStatus::Closed as i32);
+    assert!(w.refunds(&placed).await.unwrap().is_empty());
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    assert!(steps_with(&saga, "succeeded").contains(&"close_for_no_shipment".to_owned()));
+}
