@@ -23,11 +23,14 @@ pub const SOURCE: &str = "orchestrator";
 pub struct Driver {
     pub registry: Arc<Registry>,
     pub settings: Arc<Settings>,
+    /// Event names some wait listens to, computed once: every event is checked against them.
+    pub wait_events: Arc<[&'static str]>,
 }
 
 impl Driver {
     pub fn new(registry: Registry, settings: Settings) -> Self {
         Self {
+            wait_events: registry.wait_event_names().into(),
             registry: Arc::new(registry),
             settings: Arc::new(settings),
         }

@@ -364,49 +364,40 @@ impl Registry {
         out
     }
 
+    /// Every wait step of every flow (parallel branches included).
+    fn waits(&self) -> impl Iterator<Item = &WaitStep> {
+        self.flows
+            .iter()
+            .flat_map(|f| f.steps.iter())
+            .filter_map(|s| match s.unit() {
+                Some(Unit::Wait(w)) => Some(w),
+                _ => None,
+            })
+    }
+
     /// Every event name a trigger or a wait listens to.
     pub fn event_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = Vec::new();
-        for f in &self.flows {
-            names.push(f.trigger.event);
-            for s in &f.steps {
-                if let Some(Unit::Wait(w)) = s.unit() {
-                    names.extend(w.events.iter().copied());
-                }
-            }
-        }
-        names.sort_unstable();
-        names.dedup();
-        names
+        let triggers = self.flows.iter().map(|f| f.trigger.event);
+        sorted(triggers.chain(self.wait_event_names()).collect())
     }
 
     /// Names of every wait deadline (config keys `service.deadlines_ms.<name>`).
     pub fn deadline_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = Vec::new();
-        for f in &self.flows {
-            for s in &f.steps {
-                if let Some(Unit::Wait(w)) = s.unit() {
-                    names.push(w.deadline.0);
-                }
-            }
-        }
-        names.sort_unstable();
-        names.dedup();
-        names
+        sorted(self.waits().map(|w| w.deadline.0).collect())
     }
 
     /// Event names that waits listen to (these are buffered when no saga waits yet).
     pub fn wait_event_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = Vec::new();
-        for f in &self.flows {
-            for s in &f.steps {
-                if let Some(Unit::Wait(w)) = s.unit() {
-                    names.extend(w.events.iter().copied());
-                }
-            }
-        }
-        names.sort_unstable();
-        names.dedup();
-        names
+        sorted(
+            self.waits()
+                .flat_map(|w| w.events.iter().copied())
+                .collect(),
+        )
     }
+}
+
+fn sorted(mut names: Vec<&'static str>) -> Vec<&'static str> {
+    names.sort_unstable();
+    names.dedup();
+    names
 }

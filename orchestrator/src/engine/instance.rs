@@ -91,6 +91,28 @@ pub struct Activity {
     pub buffer_checked: bool,
 }
 
+impl Activity {
+    /// A fresh activity of branch `branch`, not yet sent or waiting.
+    pub fn new(branch: u32, item: Option<Value>, now: DateTime<Utc>) -> Self {
+        Self {
+            branch,
+            item,
+            state: ActState::InFlight,
+            attempt: 0,
+            round: 1,
+            round_burned: false,
+            maybe_effect: false,
+            message_id: None,
+            timer: None,
+            deferred: false,
+            park: false,
+            started_at: now,
+            wait_key: None,
+            buffer_checked: false,
+        }
+    }
+}
+
 /// A completed step that has a compensation, with the branches that succeeded (or may have).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Completed {
@@ -142,7 +164,7 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// The earliest armed timer: when the saga will next act on its own.
+    /// The tokens of the armed timers (a timer whose token is not here is stale).
     pub fn current_timers(&self) -> Vec<Uuid> {
         self.activities.iter().filter_map(|a| a.timer).collect()
     }

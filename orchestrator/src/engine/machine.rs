@@ -406,37 +406,21 @@ impl<'a> Tr<'a> {
                         "fan_out",
                         format!("{} branches", items.len()),
                     );
-                    let items = items.into_iter().map(Some).collect();
-                    self.start_activities(items);
+                    let branches = (0..).zip(items.into_iter().map(Some)).collect();
+                    self.launch(branches);
                 }
                 Err(reason) => self.fail(reason),
             },
-            Step::Command(_) | Step::Wait(_) => self.start_activities(vec![None]),
+            Step::Command(_) | Step::Wait(_) => self.launch(vec![(0, None)]),
         }
     }
 
-    /// Creates and starts one activity per item of the current step (either phase).
-    fn start_activities(&mut self, items: Vec<Option<Value>>) {
-        let round = 1;
-        self.inst.activities = items
+    /// Creates and starts one activity per `(branch, item)` of the current step (either phase).
+    fn launch(&mut self, branches: Vec<(u32, Option<Value>)>) {
+        let now = self.now;
+        self.inst.activities = branches
             .into_iter()
-            .enumerate()
-            .map(|(i, item)| Activity {
-                branch: u32::try_from(i).unwrap_or(u32::MAX),
-                item,
-                state: ActState::InFlight,
-                attempt: 0,
-                round,
-                round_burned: false,
-                maybe_effect: false,
-                message_id: None,
-                timer: None,
-                deferred: false,
-                park: false,
-                started_at: self.now,
-                wait_key: None,
-                buffer_checked: false,
-            })
+            .map(|(branch, item)| Activity::new(branch, item, now))
             .collect();
         for i in 0..self.inst.activities.len() {
             self.begin(i);
@@ -959,30 +943,7 @@ impl<'a> Tr<'a> {
             }
             Some(done) => {
                 self.inst.step = done.step;
-                self.inst.activities = done
-                    .branches
-                    .into_iter()
-                    .map(|(branch, item)| Activity {
-                        branch,
-                        item,
-                        state: ActState::InFlight,
-                        attempt: 0,
-                        round: 1,
-                        round_burned: false,
-                        maybe_effect: false,
-                        message_id: None,
-                        timer: None,
-                        deferred: false,
-                        park: false,
-                        started_at: self.now,
-                        wait_key: None,
-                        buffer_checked: true,
-                    })
-                    .collect();
-                for i in 0..self.inst.activities.len() {
-                    self.begin(i);
-                }
-                self.settle();
+                self.launch(done.branches);
             }
         }
     }

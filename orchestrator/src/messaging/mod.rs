@@ -186,11 +186,7 @@ async fn on_event(driver: &Driver, tx: &Tx, env: Envelope) -> AppResult<()> {
         }
     }
     // Hand it to the waits that listen for it, and keep it for those not there yet.
-    if driver
-        .registry
-        .wait_event_names()
-        .contains(&event.name.as_str())
-    {
+    if driver.wait_events.contains(&event.name.as_str()) {
         let keys = event_keys(&event);
         storage::buffer_event(
             tx.conn(),

@@ -3,7 +3,7 @@
 
 pub mod migrations;
 
-use crate::engine::instance::{ActState, Entry, Instance, Status};
+use crate::engine::instance::{Entry, Instance, Status};
 use aftersales_platform::edge::Page;
 use aftersales_platform::{AppError, AppResult};
 use chrono::{DateTime, Utc};
@@ -212,20 +212,6 @@ pub async fn defer_timer<C: ConnectionTrait>(conn: &C, token: Uuid, secs: i64) -
     ))
     .await?;
     Ok(())
-}
-
-/// Number of timers due now (for metrics and tests).
-pub async fn due_timer_count<C: ConnectionTrait>(conn: &C) -> AppResult<i64> {
-    let row = conn
-        .query_one_raw(stmt(
-            "SELECT count(*) AS n FROM saga_timers WHERE due_at <= now()",
-            vec![],
-        ))
-        .await?;
-    Ok(row
-        .map(|r| r.try_get_by::<i64, _>("n"))
-        .transpose()?
-        .unwrap_or(0))
 }
 
 /// Replaces the saga's wait subscriptions.
@@ -491,9 +477,4 @@ pub async fn audit_log<C: ConnectionTrait>(conn: &C, saga: Uuid) -> AppResult<Ve
             })
         })
         .collect()
-}
-
-/// Whether an activity of the instance is waiting (for the sweeper and tests).
-pub fn is_waiting(inst: &Instance) -> bool {
-    inst.activities.iter().any(|a| a.state == ActState::Waiting)
 }
