@@ -488,28 +488,11 @@ impl Parties {
         business_key: &str,
         within: Duration,
     ) -> anyhow::Result<orch::SagaSummary> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let got = self
-                .orch
-                .list_sagas(orch::ListSagasRequest {
-                    business_key: business_key.into(),
-                    ..Default::default()
-                })
-                .await?
-                .into_inner()
-                .sagas;
-            if let Some(s) = got.into_iter().next()
-                && terminal(&s)
-            {
-                return Ok(s);
-            }
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "the saga of {business_key} did not finish in time"
-            );
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
+        self.try_wait_key(business_key, within, terminal)
+            .await
+            .map_err(|seen| {
+                anyhow::anyhow!("the saga of {business_key} did not finish in time: {seen:?}")
+            })
     }
 
     /// The merchant approves (or rejects) the case.
@@ -668,39 +651,49 @@ impl Parties {
         Ok(())
     }
 
-    /// Polls a case's saga until `done` says so; on time out returns the last summary seen.
+    /// Polls a case's saga until `done` says so; on time out returns what was seen last.
     pub async fn try_wait_saga(
         &mut self,
         case_id: &str,
         within: Duration,
         done: impl Fn(&orch::SagaSummary) -> bool,
-    ) -> Result<orch::SagaSummary, Option<orch::SagaSummary>> {
+    ) -> Result<orch::SagaSummary, WaitTimedOut> {
+        self.try_wait_key(&format!("case:{case_id}"), within, done)
+            .await
+    }
+
+    /// Polls the saga of `business_key` until `done` says so. Failed calls are retried (the
+    /// orchestrator may be restarting); on time out the error carries the last summary and the
+    /// last call error seen.
+    pub async fn try_wait_key(
+        &mut self,
+        business_key: &str,
+        within: Duration,
+        done: impl Fn(&orch::SagaSummary) -> bool,
+    ) -> Result<orch::SagaSummary, WaitTimedOut> {
         let deadline = tokio::time::Instant::now() + within;
-        let mut last = None;
+        let mut seen = WaitTimedOut::default();
         loop {
             let got = self
                 .orch
                 .list_sagas(orch::ListSagasRequest {
-                    business_key: format!("case:{case_id}"),
+                    business_key: business_key.into(),
                     ..Default::default()
                 })
                 .await;
-            if let Ok(r) = got
-                && let Some(s) = r.into_inner().sagas.into_iter().next()
-            {
-                if done(&s) {
-                    return Ok(s);
-                }
-                last = Some(s);
+            match got.map(|r| r.into_inner().sagas.into_iter().next()) {
+                Ok(Some(s)) if done(&s) => return Ok(s),
+                Ok(s) => seen.last = s.or(seen.last),
+                Err(e) => seen.last_error = Some(e.to_string()),
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(last);
+                return Err(seen);
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
 
-    /// Sagas not finished yet (RUNNING, COMPENSATING, PAUSED or NEEDS_ATTENTION).
+    /// Sagas running or compensating now (first page of each; calls that fail count none).
     pub async fn unfinished_sagas(&mut self) -> usize {
         let mut n = 0;
         for status in [orch::SagaStatus::Running, orch::SagaStatus::Compensating] {
@@ -931,6 +924,13 @@ impl Parties {
         }
         Ok(problems)
     }
+}
+
+/// A saga that did not get where it was awaited in time: what was seen last.
+#[derive(Debug, Default)]
+pub struct WaitTimedOut {
+    pub last: Option<orch::SagaSummary>,
+    pub last_error: Option<String>,
 }
 
 pub fn status(s: &orch::SagaSummary) -> orch::SagaStatus {

@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 pub use aftersales_demo::{Parties, actor, key, status, terminal};
+use aftersales_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
 use aftersales_proto::logistics::v1::logistics_service_client::LogisticsServiceClient;
 use aftersales_proto::orchestrator::v1::{
     self as orch, orchestrator_service_client::OrchestratorServiceClient,
@@ -102,7 +103,8 @@ impl World {
             "returns" => self.p.returns = ReturnsServiceClient::new(ch),
             "logistics" => self.p.logistics = LogisticsServiceClient::new(ch),
             "payments" => self.p.payments = PaymentsServiceClient::new(ch),
-            _ => {}
+            "complaints" => self.p.complaints = ComplaintsServiceClient::new(ch),
+            other => panic!("no client for service {other}"),
         }
     }
 
