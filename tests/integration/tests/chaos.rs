@@ -39,15 +39,17 @@ async fn restart_broker() -> bool {
         return false;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let ok = rabbitmqctl(&["start_app"]);
+    if !rabbitmqctl(&["start_app"]) {
+        return false;
+    }
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if rabbitmqctl(&["-q", "await_startup"]) {
-            break;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    ok
+    false
 }
 
 fn main() -> ExitCode {
@@ -106,11 +108,8 @@ async fn run() -> ExitCode {
             w.env.kill("payments");
             eprintln!("chaos: killed payments after {} cases", i + 1);
             tokio::time::sleep(Duration::from_millis(500)).await;
-            w.restart_service(
-                "payments",
-                &[("AFTERSALES__SERVICE__SANDBOX__LATENCY_MS", "250")],
-            )
-            .await;
+            w.restart_service("payments", &[(slow[0].1, slow[0].2)])
+                .await;
             service_killed = true;
         }
         if broker_done < broker_restarts && i == (sagas * 3) / 4 {
@@ -125,6 +124,7 @@ async fn run() -> ExitCode {
     let mut retries = 0;
     let mut completed = 0;
     let mut lost = 0;
+    // Any effect not exactly once (a second refund, a missing counter) counts here.
     let mut duplicates = 0;
     let deadline = Duration::from_secs(300);
     for (p, case_id) in placed.iter().zip(&cases) {
@@ -169,7 +169,15 @@ async fn run() -> ExitCode {
     println!(
         "chaos: {sagas} sagas, {completed} completed, {lost} lost, {duplicates} duplicate effects"
     );
-    if lost == 0 && duplicates == 0 && completed == sagas {
+    // A run that could not do the chaos it promised proves nothing.
+    let wanted_kills = if sagas > kills { kills } else { kills_done };
+    let chaos_done = kills_done == wanted_kills
+        && broker_done == broker_restarts.min(1)
+        && (service_killed || sagas < 2);
+    if !chaos_done {
+        eprintln!("chaos: the requested kills or broker restart did not all happen");
+    }
+    if chaos_done && lost == 0 && duplicates == 0 && completed == sagas {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
