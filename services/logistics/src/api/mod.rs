@@ -550,9 +550,13 @@ impl LogisticsService for LogisticsApi {
     ) -> Result<Response<pb::RequestInterceptionResponse>, Status> {
         let req = request.into_inner();
         let actor = convert::actor(req.actor.as_ref())?;
+        enum Target {
+            Shipment(ShipmentId),
+            Order(OrderId),
+        }
         let target = match (req.shipment_id.is_empty(), req.order_id.is_empty()) {
-            (false, true) => Ok(shipment_id("shipment_id", &req.shipment_id)?),
-            (true, false) => Err(OrderId(edge::uuid("order_id", &req.order_id)?)),
+            (false, true) => Target::Shipment(shipment_id("shipment_id", &req.shipment_id)?),
+            (true, false) => Target::Order(OrderId(edge::uuid("order_id", &req.order_id)?)),
             _ => {
                 return Err(AppError::field(
                     "shipment_id",
@@ -570,8 +574,8 @@ impl LogisticsService for LogisticsApi {
             .idempotent("logistics.RequestInterception", &key, &req, move |tx| {
                 Box::pin(async move {
                     let shipment = match target {
-                        Ok(id) => repo::load_for_update(tx.conn(), id).await?,
-                        Err(order) => live_forward_shipment(tx, order).await?,
+                        Target::Shipment(id) => repo::load_for_update(tx.conn(), id).await?,
+                        Target::Order(order) => live_forward_shipment(tx, order).await?,
                     };
                     let id = shipment.id;
                     let has_open = repo::open_interception_for_update(tx.conn(), id)

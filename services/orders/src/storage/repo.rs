@@ -228,7 +228,7 @@ fn check_violation(e: DbErr) -> AppError {
         if text.contains("outcomes") {
             return AppError::rule(
                 "line_outcomes_exceed_quantity",
-                "refunded + replaced + reshipped + canceled would exceed the ordered quantity",
+                "max(refunded, canceled) + replaced + reshipped would exceed the ordered quantity",
             );
         }
         return AppError::rule(

@@ -170,16 +170,19 @@ async fn confirm_charge_in(
 ) -> AppResult<Charge> {
     let conn = tx.conn();
     let mut c = repo::lock_charge(conn, id).await?;
-    if c.status == ChargeStatus::Voided {
+    let voided_then_taken =
+        c.status == ChargeStatus::Voided && matches!(outcome, ProviderOutcome::Succeeded { .. });
+    let confirmed = c.confirm(outcome, &actor, now).inspect_err(|e| {
         // We voided it before the provider's answer arrived: a success means money we released
         // or refunded may have been taken after all. Someone has to check with the provider.
-        tracing::error!(
-            charge_id = %id,
-            ?outcome,
-            "provider confirmation for a voided charge: needs reconciliation"
-        );
-    }
-    if let Some(ev) = c.confirm(outcome, &actor, now)? {
+        if voided_then_taken && e.rule_name() == Some("charge_already_final") {
+            tracing::error!(
+                charge_id = %id,
+                "provider confirmed a voided charge as succeeded: needs reconciliation"
+            );
+        }
+    })?;
+    if let Some(ev) = confirmed {
         repo::save_charge(conn, &c).await?;
         tx.publish(&events::charge_event(&c, ev)).await?;
     }
