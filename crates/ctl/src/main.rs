@@ -28,11 +28,15 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(app::run(cli)) {
-        // A closed stdout (`| head`) is not worth a panic or an error.
-        Ok(out) => {
-            let _ = std::io::stdout().lock().write_all(out.as_bytes());
-            ExitCode::SUCCESS
-        }
+        // A closed stdout (`| head`) is not worth a panic or an error; any other failure to
+        // write the answer is.
+        Ok(out) => match std::io::stdout().lock().write_all(out.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+                ExitCode::from(error::EXIT_SERVER)
+            }
+            _ => ExitCode::SUCCESS,
+        },
         Err(err) => {
             let _ = std::io::stderr().lock().write_all(err.report().as_bytes());
             ExitCode::from(err.exit_code())
