@@ -15,7 +15,6 @@ use chrono::{Duration as ChronoDuration, Utc};
 use logistics::logistics_service_client::LogisticsServiceClient;
 use orders::orders_service_client::OrdersServiceClient;
 use payments::payments_service_client::PaymentsServiceClient;
-use prost::Message;
 use std::time::Duration;
 use tonic::transport::Channel;
 
@@ -27,11 +26,6 @@ fn uuid() -> String {
 
 fn orchestrator() -> Option<Actor> {
     actor(ActorKind::System, "orchestrator")
-}
-
-/// A command as the orchestrator sends it: the key travels in the envelope and in the request.
-fn command<M: Message + prost::Name>(saga: &str, key: &str, request: &M) -> Envelope {
-    command_envelope(saga, key, request)
 }
 
 /// A command type no service handles, sent last: once its reply is in, every earlier command
@@ -130,7 +124,7 @@ async fn a_command_runs_the_rpc_and_replies_success_with_the_response() {
 
     let saga = uuid();
     let k = format!("{saga}:refund:1");
-    let cmd = command(&saga, &k, &refund_by_order(&p.order_id, &k, 4_000));
+    let cmd = command_envelope(&saga, &k, &refund_by_order(&p.order_id, &k, 4_000));
     let r = env.send_command(&mut probe, "payments", &cmd, WAIT).await;
 
     assert_eq!(r.outcome(), ReplyOutcome::Success, "{:?}", r.reply);
@@ -162,7 +156,7 @@ async fn the_same_message_twice_has_one_effect_and_one_reply() {
 
     let saga = uuid();
     let k = format!("{saga}:refund:1");
-    let cmd = command(&saga, &k, &refund_by_order(&p.order_id, &k, 3_000));
+    let cmd = command_envelope(&saga, &k, &refund_by_order(&p.order_id, &k, 3_000));
     env.publish_command("payments", &cmd).await;
     env.publish_command("payments", &cmd).await; // redelivery: same message id
     let end = marker(&saga);
@@ -192,10 +186,15 @@ async fn the_same_key_in_a_new_message_returns_the_first_result_and_no_second_ef
     let k = format!("{saga}:refund:1");
     let request = refund_by_order(&p.order_id, &k, 6_000);
     let first = env
-        .send_command(&mut probe, "payments", &command(&saga, &k, &request), WAIT)
+        .send_command(
+            &mut probe,
+            "payments",
+            &command_envelope(&saga, &k, &request),
+            WAIT,
+        )
         .await;
     // e.g. the orchestrator resent the command after a crash: a new message, the same key
-    let second_cmd = command(&saga, &k, &request);
+    let second_cmd = command_envelope(&saga, &k, &request);
     let second = env
         .send_command(&mut probe, "payments", &second_cmd, WAIT)
         .await;
@@ -218,7 +217,12 @@ async fn the_same_key_in_a_new_message_returns_the_first_result_and_no_second_ef
     // the same key with a different request is refused, as over gRPC
     let other = refund_by_order(&p.order_id, &k, 1_000);
     let r = env
-        .send_command(&mut probe, "payments", &command(&saga, &k, &other), WAIT)
+        .send_command(
+            &mut probe,
+            "payments",
+            &command_envelope(&saga, &k, &other),
+            WAIT,
+        )
         .await;
     assert_eq!(
         (r.outcome(), r.reply.reason.as_str()),
@@ -235,7 +239,7 @@ async fn rule_breaking_and_bad_commands_are_business_failures_naming_the_reason(
     let saga = uuid();
 
     let mut send = async |request: payments::CreateRefundRequest| {
-        let cmd = command(&saga, &request.idempotency_key, &request);
+        let cmd = command_envelope(&saga, &request.idempotency_key, &request);
         env.send_command(&mut probe, "payments", &cmd, WAIT).await
     };
     // a business rule: more than was captured
@@ -279,7 +283,7 @@ async fn unknown_and_malformed_commands_are_refused_without_effect() {
     let saga = uuid();
 
     // a read is not a command
-    let read = command(
+    let read = command_envelope(
         &saga,
         &key(),
         &payments::GetPaymentRequest {
@@ -292,13 +296,13 @@ async fn unknown_and_malformed_commands_are_refused_without_effect() {
         (ReplyOutcome::BusinessFailure, "unknown_command")
     );
     // another service's request type
-    let foreign = command(&saga, &key(), &orders::StartFulfilmentRequest::default());
+    let foreign = command_envelope(&saga, &key(), &orders::StartFulfilmentRequest::default());
     let r = env
         .send_command(&mut probe, "payments", &foreign, WAIT)
         .await;
     assert_eq!(r.reply.reason, "unknown_command");
     // a payload that is not the request its type names
-    let mut malformed = command(&saga, &key(), &refund_by_order(&p.order_id, &key(), 100));
+    let mut malformed = command_envelope(&saga, &key(), &refund_by_order(&p.order_id, &key(), 100));
     malformed.payload = vec![0xff, 0xff, 0xff, 0xff];
     let r = env
         .send_command(&mut probe, "payments", &malformed, WAIT)
@@ -483,7 +487,12 @@ async fn refund_only_before_shipment_runs_and_compensates_over_commands() {
         reason: "refund-only before shipment".into(),
     };
     let r = env
-        .send_command(&mut probe, "logistics", &command(&saga, &k, &void), WAIT)
+        .send_command(
+            &mut probe,
+            "logistics",
+            &command_envelope(&saga, &k, &void),
+            WAIT,
+        )
         .await;
     let voided = r.result::<logistics::VoidOrderWaybillsResponse>().shipments;
     assert_eq!(voided.len(), 1);
@@ -506,7 +515,12 @@ async fn refund_only_before_shipment_runs_and_compensates_over_commands() {
             &case_id,
         );
         let r = env
-            .send_command(&mut probe, "orders", &command(&saga, &k, &req), WAIT)
+            .send_command(
+                &mut probe,
+                "orders",
+                &command_envelope(&saga, &k, &req),
+                WAIT,
+            )
             .await;
         canceled = r.result::<orders::RecordLineProgressResponse>().order;
     }
@@ -523,7 +537,12 @@ async fn refund_only_before_shipment_runs_and_compensates_over_commands() {
     let k = step_key("cancel_line.0.again");
     let again = line_progress(&order, 0, orders::LineProgressKind::Canceled, &k, &case_id);
     let r = env
-        .send_command(&mut probe, "orders", &command(&saga, &k, &again), WAIT)
+        .send_command(
+            &mut probe,
+            "orders",
+            &command_envelope(&saga, &k, &again),
+            WAIT,
+        )
         .await;
     assert_eq!(
         (r.outcome(), r.reply.reason.as_str()),
@@ -545,7 +564,12 @@ async fn refund_only_before_shipment_runs_and_compensates_over_commands() {
             reason: "refund-only saga compensated".into(),
         };
         let r = env
-            .send_command(&mut probe, "orders", &command(&saga, &k, &req), WAIT)
+            .send_command(
+                &mut probe,
+                "orders",
+                &command_envelope(&saga, &k, &req),
+                WAIT,
+            )
             .await;
         restored = r.result::<orders::ReverseLineProgressResponse>().order;
     }
@@ -562,7 +586,12 @@ async fn refund_only_before_shipment_runs_and_compensates_over_commands() {
         reason: "refund-only saga compensated".into(),
     };
     let r = env
-        .send_command(&mut probe, "logistics", &command(&saga, &k, &reissue), WAIT)
+        .send_command(
+            &mut probe,
+            "logistics",
+            &command_envelope(&saga, &k, &reissue),
+            WAIT,
+        )
         .await;
     let reissued = r
         .result::<logistics::ReissueOrderWaybillsResponse>()
@@ -583,7 +612,12 @@ async fn refund_only_before_shipment_runs_and_compensates_over_commands() {
         ..void.clone()
     };
     let r = env
-        .send_command(&mut probe, "logistics", &command(&saga2, &k, &void2), WAIT)
+        .send_command(
+            &mut probe,
+            "logistics",
+            &command_envelope(&saga2, &k, &void2),
+            WAIT,
+        )
         .await;
     let voided = r.result::<logistics::VoidOrderWaybillsResponse>().shipments;
     assert_eq!(voided.len(), 1);
@@ -598,14 +632,24 @@ async fn refund_only_before_shipment_runs_and_compensates_over_commands() {
             &case_id,
         );
         let r = env
-            .send_command(&mut probe, "orders", &command(&saga2, &k, &req), WAIT)
+            .send_command(
+                &mut probe,
+                "orders",
+                &command_envelope(&saga2, &k, &req),
+                WAIT,
+            )
             .await;
         assert_eq!(r.outcome(), ReplyOutcome::Success, "{:?}", r.reply);
     }
     let k = format!("{saga2}:refund:1");
     let refund = refund_by_order(&order.order_id, &k, 20_000);
     let r = env
-        .send_command(&mut probe, "payments", &command(&saga2, &k, &refund), WAIT)
+        .send_command(
+            &mut probe,
+            "payments",
+            &command_envelope(&saga2, &k, &refund),
+            WAIT,
+        )
         .await;
     let refund = r.result::<payments::CreateRefundResponse>().refund.unwrap();
     assert_eq!(refund.payment_id, paid.payment_id);
