@@ -38,12 +38,13 @@
 //! [`CommandRouter::spawn`] from its `build()`.
 
 use crate::{
-    amqp::{Broker, Exchange},
+    amqp::Exchange,
+    app::Runtime,
     consumer::{self, ConsumerSpec},
     error::AppResult,
     messages,
     outbox::OutboundMessage,
-    store::{Store, Tx},
+    store::Tx,
 };
 use aftersales_proto::messaging::v1::{Envelope, Reply, ReplyOutcome};
 use futures::future::BoxFuture;
@@ -53,7 +54,6 @@ use std::{
     future::Future,
     sync::Arc,
 };
-use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
 
@@ -184,7 +184,8 @@ impl CommandRouter {
     }
 
     /// Starts the consumer of `<service>.commands` (see the module documentation).
-    pub fn spawn(self, broker: Broker, store: Store, shutdown: CancellationToken) {
+    /// Starts consuming `<service>.commands` on the service's runtime until it shuts down.
+    pub fn spawn<C>(self, rt: &Runtime<C>) {
         let spec = ConsumerSpec {
             queue: queue(self.service),
             bindings: vec![(Exchange::Commands, self.service.to_owned())],
@@ -194,7 +195,13 @@ impl CommandRouter {
             let router = router.clone();
             Box::pin(async move { router.handle(tx, env).await })
         });
-        consumer::spawn(broker, store, spec, handler, shutdown);
+        consumer::spawn(
+            rt.broker.clone(),
+            rt.store.clone(),
+            spec,
+            handler,
+            rt.shutdown.clone(),
+        );
     }
 }
 

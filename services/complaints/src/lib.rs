@@ -69,11 +69,7 @@ impl ServiceDef for Complaints {
         let policy = rt.settings.service.policy()?;
         messaging::closed_subjects::spawn(rt);
         let api = api::ComplaintsApi::new(rt.store.clone(), policy);
-        messaging::commands::router(api.clone()).spawn(
-            rt.broker.clone(),
-            rt.store.clone(),
-            rt.shutdown.clone(),
-        );
+        messaging::commands::router(api.clone()).spawn(rt);
         Ok(aftersales_platform::grpc::builder().add_service(ComplaintsServiceServer::new(api)))
     }
 }

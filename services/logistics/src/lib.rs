@@ -93,11 +93,7 @@ impl ServiceDef for Logistics {
 
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::LogisticsApi::new(rt)?;
-        messaging::commands::router(api.clone()).spawn(
-            rt.broker.clone(),
-            rt.store.clone(),
-            rt.shutdown.clone(),
-        );
+        messaging::commands::router(api.clone()).spawn(rt);
         Ok(aftersales_platform::grpc::builder().add_service(LogisticsServiceServer::new(api)))
     }
 }

@@ -83,11 +83,7 @@ impl ServiceDef for Payments {
 
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::PaymentsApi::new(rt)?;
-        messaging::commands::router(api.clone()).spawn(
-            rt.broker.clone(),
-            rt.store.clone(),
-            rt.shutdown.clone(),
-        );
+        messaging::commands::router(api.clone()).spawn(rt);
         Ok(aftersales_platform::grpc::builder().add_service(PaymentsServiceServer::new(api)))
     }
 }

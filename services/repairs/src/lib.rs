@@ -73,11 +73,7 @@ impl ServiceDef for Repairs {
 
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::RepairsApi::new(rt)?;
-        messaging::commands::router(api.clone()).spawn(
-            rt.broker.clone(),
-            rt.store.clone(),
-            rt.shutdown.clone(),
-        );
+        messaging::commands::router(api.clone()).spawn(rt);
         consumer::spawn(
             rt.broker.clone(),
             rt.store.clone(),

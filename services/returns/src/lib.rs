@@ -101,11 +101,7 @@ impl ServiceDef for Returns {
 
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::ReturnsApi::new(rt)?;
-        messaging::commands::router(api.clone()).spawn(
-            rt.broker.clone(),
-            rt.store.clone(),
-            rt.shutdown.clone(),
-        );
+        messaging::commands::router(api.clone()).spawn(rt);
         consumer::spawn(
             rt.broker.clone(),
             rt.store.clone(),
