@@ -121,7 +121,6 @@ fn dom<T>(r: Result<T, DomainError>) -> AppResult<T> {
 
 /// The order's newest forward shipment whose waybill is not voided, locked.
 async fn live_forward_shipment(tx: &Tx, order: OrderId) -> AppResult<Shipment> {
-    repo::lock_order(tx.conn(), order).await?;
     repo::forward_shipments_for_update(tx.conn(), order)
         .await?
         .into_iter()
@@ -329,7 +328,6 @@ impl LogisticsService for LogisticsApi {
             .idempotent("logistics.VoidOrderWaybills", &key, &req, move |tx| {
                 Box::pin(async move {
                     let conn = tx.conn();
-                    repo::lock_order(conn, order_id).await?;
                     let mut shipments = repo::forward_shipments_for_update(conn, order_id).await?;
                     let voided = dom(domain::void_order_waybills(
                         &mut shipments,
@@ -371,7 +369,6 @@ impl LogisticsService for LogisticsApi {
             .idempotent("logistics.ReissueOrderWaybills", &key, &req, move |tx| {
                 Box::pin(async move {
                     let conn = tx.conn();
-                    repo::lock_order(conn, order_id).await?;
                     let shipments = repo::forward_shipments_for_update(conn, order_id).await?;
                     let reissued = dom(domain::reissue_order_waybills(
                         &shipments,

@@ -6,7 +6,7 @@ use super::actor::{Actor, OPERATORS};
 use super::event::Event;
 use super::ids::{CaseId, ShipmentId};
 use super::policy::Policy;
-use super::shipment::{Direction, Shipment, ShipmentState, WaybillState, compute_eta};
+use super::shipment::{Direction, NewShipment, Shipment, ShipmentState, WaybillState};
 use aftersales_kernel::DomainError;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -72,7 +72,7 @@ pub fn reissue_order_waybills(
 ) -> Result<Vec<(Shipment, Event)>, DomainError> {
     actor.require(OPERATORS, "reissue the waybills of an order")?;
     let replaced: HashSet<ShipmentId> = shipments.iter().filter_map(|s| s.reissued_from).collect();
-    Ok(shipments
+    shipments
         .iter()
         .filter(|s| {
             s.direction == Direction::Forward
@@ -80,13 +80,8 @@ pub fn reissue_order_waybills(
                 && s.voided_for_case == Some(case)
                 && !replaced.contains(&s.id)
         })
-        .map(|s| {
-            (
-                reissue(s, next_id(), actor, now, policy),
-                Event::ShipmentCreated,
-            )
-        })
-        .collect())
+        .map(|s| reissue(s, next_id(), actor, now, policy))
+        .collect()
 }
 
 /// A fresh shipment (waybill `CREATED`) carrying `voided`'s parcel data.
@@ -96,9 +91,8 @@ fn reissue(
     actor: &Actor,
     now: DateTime<Utc>,
     policy: &Policy,
-) -> Shipment {
-    Shipment {
-        id,
+) -> Result<(Shipment, Event), DomainError> {
+    let parcel = NewShipment {
         direction: voided.direction,
         courier_code: voided.courier_code.clone(),
         tracking_number: voided.tracking_number.clone(),
@@ -110,26 +104,10 @@ fn reissue(
         destination: voided.destination.clone(),
         shipping_fee: voided.shipping_fee,
         fee_payer: voided.fee_payer,
-        waybill_state: WaybillState::Created,
-        state: ShipmentState::Created,
-        exception_kind: None,
-        milestone: ShipmentState::Created,
-        eta: compute_eta(ShipmentState::Created, now, policy),
-        last_scan_at: None,
-        last_event_at: None,
-        created_at: now,
-        updated_at: now,
-        printed_at: None,
-        uploaded_at: None,
-        voided_at: None,
-        void_reason: None,
-        picked_up_at: None,
-        signed_at: None,
-        correction_count: 0,
-        created_by: actor.clone(),
-        voided_for_case: None,
-        reissued_from: Some(voided.id),
-    }
+    };
+    let (mut shipment, event) = Shipment::create(id, parcel, actor, now, policy)?;
+    shipment.reissued_from = Some(voided.id);
+    Ok((shipment, event))
 }
 
 #[cfg(test)]

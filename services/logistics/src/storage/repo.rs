@@ -153,24 +153,20 @@ pub async fn ensure_tracking_number_free<C: ConnectionTrait>(
     }
 }
 
-/// Serializes the order-wide waybill changes of one order (VoidOrderWaybills,
-/// ReissueOrderWaybills) with a transaction-scoped advisory lock: the second waits for the first
-/// to commit and then sees its rows, including shipments the first created.
-pub async fn lock_order<C: ConnectionTrait>(conn: &C, order_id: OrderId) -> AppResult<()> {
+/// The forward shipments of an order, oldest first, each under `SELECT ... FOR UPDATE`, after
+/// taking the order's transaction-scoped advisory lock: order-wide changes (VoidOrderWaybills,
+/// ReissueOrderWaybills, an interception by order) are serialized, and the second waits for the
+/// first to commit and then sees its rows, including shipments the first created.
+pub async fn forward_shipments_for_update<C: ConnectionTrait>(
+    conn: &C,
+    order_id: OrderId,
+) -> AppResult<Vec<Shipment>> {
     conn.query_one_raw(Statement::from_sql_and_values(
         conn.get_database_backend(),
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
         [format!("logistics.order:{order_id}").into()],
     ))
     .await?;
-    Ok(())
-}
-
-/// The forward shipments of an order, oldest first, each under `SELECT ... FOR UPDATE`.
-pub async fn forward_shipments_for_update<C: ConnectionTrait>(
-    conn: &C,
-    order_id: OrderId,
-) -> AppResult<Vec<Shipment>> {
     shipment::Entity::find()
         .filter(shipment::Column::OrderId.eq(order_id.0))
         .filter(shipment::Column::Direction.eq(Direction::Forward.as_str()))

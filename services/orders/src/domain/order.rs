@@ -331,10 +331,8 @@ impl Order {
         }
         self.expect_editable("canceled")?;
         let reason = validate::reason("reason", reason)?;
-        self.state = OrderState::Canceled;
-        self.canceled_at = Some(now);
-        self.cancel_reason = Some(reason);
-        self.touch(now, Event::Canceled)
+        self.mark_canceled(reason, now);
+        self.touch_with(now, vec![Event::Canceled])
     }
 
     /// Replaces the shipping address before the waybill is printed (`waybill_already_printed`
@@ -534,14 +532,10 @@ impl Order {
         }];
         if kind == CounterKind::Canceled && self.every_unit_canceled() {
             self.canceled_from = Some(self.state);
-            self.state = OrderState::Canceled;
-            self.canceled_at = Some(now);
-            self.cancel_reason = Some(EVERY_UNIT_CANCELED.to_owned());
+            self.mark_canceled(EVERY_UNIT_CANCELED.to_owned(), now);
             events.push(Event::Canceled);
         }
-        self.updated_at = now;
-        self.version += 1;
-        Ok(events)
+        self.touch_with(now, events)
     }
 
     /// Whether every unit of every line is canceled.
@@ -571,8 +565,8 @@ impl Order {
             kind,
             quantity: qty,
         }];
+        // `canceled_from` is only ever set on an order canceled because every unit was.
         if kind == CounterKind::Canceled
-            && self.state == OrderState::Canceled
             && let Some(from) = self.canceled_from.take()
         {
             self.state = from;
@@ -580,9 +574,7 @@ impl Order {
             self.cancel_reason = None;
             events.push(Event::CancelReverted);
         }
-        self.updated_at = now;
-        self.version += 1;
-        Ok(events)
+        self.touch_with(now, events)
     }
 
     fn move_counter(
@@ -606,9 +598,20 @@ impl Order {
     }
 
     fn touch(&mut self, now: DateTime<Utc>, event: Event) -> Events {
+        self.touch_with(now, vec![event])
+    }
+
+    /// One change: bumps the version once, whatever number of events it publishes.
+    fn touch_with(&mut self, now: DateTime<Utc>, events: Vec<Event>) -> Events {
         self.updated_at = now;
         self.version += 1;
-        Ok(vec![event])
+        Ok(events)
+    }
+
+    fn mark_canceled(&mut self, reason: String, now: DateTime<Utc>) {
+        self.state = OrderState::Canceled;
+        self.canceled_at = Some(now);
+        self.cancel_reason = Some(reason);
     }
 
     fn authorize_merchant(&self, actor: &Actor, what: &str) -> Result<(), DomainError> {
