@@ -50,7 +50,8 @@ impl Exchange {
         Self::ALL.into_iter().find(|e| e.as_str() == s)
     }
 
-    fn kind(self) -> ExchangeKind {
+    /// The AMQP kind of the exchange (direct or topic).
+    pub fn kind(self) -> ExchangeKind {
         match self {
             Exchange::Commands | Exchange::Replies => ExchangeKind::Direct,
             Exchange::Events | Exchange::DeadLetter => ExchangeKind::Topic,

@@ -2,10 +2,11 @@
 //! prefix, and read the replies it sends to the orchestrator (see
 //! `aftersales_platform::commands` for the contract).
 
-use crate::{Probe, TestEnv, amqp_url};
+use crate::{Probe, TestEnv};
+use aftersales_platform::amqp::{Exchange, Topology};
 use aftersales_proto::messaging::v1::{Envelope, Reply, ReplyOutcome};
 use lapin::{
-    Connection, ConnectionProperties, ExchangeKind,
+    Connection,
     options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},
     types::FieldTable,
 };
@@ -53,7 +54,7 @@ impl ReplyProbe {
     pub async fn bind(prefix: &str) -> Self {
         let key = aftersales_platform::commands::REPLY_ROUTING_KEY;
         Self {
-            probe: Probe::bind(prefix, "replies", ExchangeKind::Direct, key).await,
+            probe: Probe::bind(prefix, Exchange::Replies, key).await,
         }
     }
 
@@ -63,21 +64,12 @@ impl ReplyProbe {
         timeout: Duration,
         pred: impl Fn(&ReceivedReply) -> bool,
     ) -> Option<ReceivedReply> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let (routing_key, envelope) = self.probe.next(deadline).await?;
-            let Ok(reply) = Reply::decode(envelope.payload.as_slice()) else {
-                continue;
-            };
-            let received = ReceivedReply {
-                routing_key,
-                envelope,
-                reply,
-            };
-            if pred(&received) {
-                return Some(received);
-            }
-        }
+        let build = |routing_key, envelope, reply| ReceivedReply {
+            routing_key,
+            envelope,
+            reply,
+        };
+        self.probe.wait_for(timeout, build, pred).await
     }
 
     /// Waits up to `timeout` for the reply to `command` (its `causation_id` is the command's
@@ -120,45 +112,23 @@ impl TestEnv {
     /// key `service`, once `service`'s command queue exists (the service declares it when its
     /// consumer starts, which may be just after its health check turns SERVING).
     pub async fn publish_command(&self, service: &str, command: &Envelope) {
-        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
-            .await
-            .expect("connect to rabbitmq");
-        let queue = format!(
-            "{}{}",
-            self.prefix,
-            aftersales_platform::commands::queue(service)
-        );
+        let (conn, _) = self.amqp_channel().await;
+        let queue =
+            Topology::new(&self.prefix).queue(&aftersales_platform::commands::queue(service));
         wait_for_queue(&conn, &queue, Duration::from_secs(30)).await;
-        let _ = conn.close(200, "checked".into()).await;
-        self.publish_envelope("commands", service, command).await;
+        publish_on(&conn, &self.prefix, Exchange::Commands, service, command).await;
     }
 
-    /// Publishes `envelope` (with publisher confirms) on this env's `aftersales.<exchange>` with
+    /// Publishes `envelope` (with publisher confirms) on this env's `exchange` with
     /// `routing_key`, e.g. a copy of a reply to test that the orchestrator applies it once.
-    pub async fn publish_envelope(&self, exchange: &str, routing_key: &str, envelope: &Envelope) {
-        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
-            .await
-            .expect("connect to rabbitmq");
-        let ch = conn.create_channel().await.expect("channel");
-        ch.confirm_select(ConfirmSelectOptions::default())
-            .await
-            .expect("confirms");
-        let exchange = format!("{}aftersales.{exchange}", self.prefix);
-        let props = aftersales_platform::outbox::properties(envelope, &serde_json::Value::Null);
-        let confirm = ch
-            .basic_publish(
-                exchange.as_str().into(),
-                routing_key.into(),
-                BasicPublishOptions::default(),
-                &envelope.encode_to_vec(),
-                props,
-            )
-            .await
-            .expect("publish")
-            .await
-            .expect("confirmed");
-        assert!(confirm.is_ack(), "broker refused the message");
-        let _ = conn.close(200, "published".into()).await;
+    pub async fn publish_envelope(
+        &self,
+        exchange: Exchange,
+        routing_key: &str,
+        envelope: &Envelope,
+    ) {
+        let (conn, _) = self.amqp_channel().await;
+        publish_on(&conn, &self.prefix, exchange, routing_key, envelope).await;
     }
 
     /// Publishes `command` to `service` and waits up to `timeout` for its reply on `probe`.
@@ -207,4 +177,33 @@ async fn wait_for_queue(conn: &Connection, queue: &str, timeout: Duration) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn publish_on(
+    conn: &Connection,
+    prefix: &str,
+    exchange: Exchange,
+    routing_key: &str,
+    envelope: &Envelope,
+) {
+    let ch = conn.create_channel().await.expect("channel");
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    let exchange = Topology::new(prefix).exchange(exchange);
+    let props = aftersales_platform::outbox::properties(envelope, &serde_json::Value::Null);
+    let confirm = ch
+        .basic_publish(
+            exchange.as_str().into(),
+            routing_key.into(),
+            BasicPublishOptions::default(),
+            &envelope.encode_to_vec(),
+            props,
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirmed");
+    assert!(confirm.is_ack(), "broker refused the message");
+    let _ = conn.close(200, "published".into()).await;
 }

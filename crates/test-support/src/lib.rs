@@ -8,10 +8,12 @@
 
 pub mod commands;
 
+pub use aftersales_platform::amqp::Exchange;
+use aftersales_platform::amqp::Topology;
 use aftersales_proto::messaging::v1::Envelope;
 use futures::StreamExt;
 use lapin::{
-    Channel, Connection, ConnectionProperties, ExchangeKind,
+    Channel, Connection, ConnectionProperties,
     options::{
         BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
         QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
@@ -320,18 +322,15 @@ pub(crate) struct Probe {
 }
 
 impl Probe {
-    /// Binds a fresh queue to `<prefix>aftersales.<exchange>` (declared if missing) with `binding`.
-    pub(crate) async fn bind(
-        prefix: &str,
-        exchange: &str,
-        kind: ExchangeKind,
-        binding: &str,
-    ) -> Self {
+    /// Binds a fresh queue to the prefix's `exchange` (declared if missing) with `binding`.
+    pub(crate) async fn bind(prefix: &str, exchange: Exchange, binding: &str) -> Self {
         let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
             .await
             .expect("connect to rabbitmq");
         let ch = conn.create_channel().await.expect("channel");
-        let exchange = format!("{prefix}aftersales.{exchange}");
+        let topology = Topology::new(prefix);
+        let kind = exchange.kind();
+        let exchange = topology.exchange(exchange);
         ch.exchange_declare(
             exchange.as_str().into(),
             kind,
@@ -343,7 +342,7 @@ impl Probe {
         )
         .await
         .expect("declare probed exchange");
-        let queue = format!("{prefix}probe.{}", uuid::Uuid::new_v4().simple());
+        let queue = topology.queue(&format!("probe.{}", uuid::Uuid::new_v4().simple()));
         ch.queue_declare(
             queue.as_str().into(),
             QueueDeclareOptions {
@@ -405,10 +404,33 @@ pub struct ReceivedEvent {
     pub event: aftersales_proto::messaging::v1::DomainEvent,
 }
 
+impl Probe {
+    /// Waits until `timeout` for a message whose payload decodes as `T` and, turned into `R`
+    /// by `build`, matches `pred`; other messages are skipped.
+    pub(crate) async fn wait_for<T: prost::Message + Default, R>(
+        &mut self,
+        timeout: Duration,
+        build: impl Fn(String, Envelope, T) -> R,
+        pred: impl Fn(&R) -> bool,
+    ) -> Option<R> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (routing_key, envelope) = self.next(deadline).await?;
+            let Ok(payload) = T::decode(envelope.payload.as_slice()) else {
+                continue;
+            };
+            let received = build(routing_key, envelope, payload);
+            if pred(&received) {
+                return Some(received);
+            }
+        }
+    }
+}
+
 impl EventProbe {
     pub async fn bind(prefix: &str, binding: &str) -> Self {
         Self {
-            probe: Probe::bind(prefix, "events", ExchangeKind::Topic, binding).await,
+            probe: Probe::bind(prefix, Exchange::Events, binding).await,
         }
     }
 
@@ -418,22 +440,11 @@ impl EventProbe {
         timeout: Duration,
         pred: impl Fn(&ReceivedEvent) -> bool,
     ) -> Option<ReceivedEvent> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let (routing_key, envelope) = self.probe.next(deadline).await?;
-            let Ok(event) =
-                aftersales_proto::messaging::v1::DomainEvent::decode(envelope.payload.as_slice())
-            else {
-                continue;
-            };
-            let received = ReceivedEvent {
-                routing_key,
-                envelope,
-                event,
-            };
-            if pred(&received) {
-                return Some(received);
-            }
-        }
+        let build = |routing_key, envelope, event| ReceivedEvent {
+            routing_key,
+            envelope,
+            event,
+        };
+        self.probe.wait_for(timeout, build, pred).await
     }
 }

@@ -11,6 +11,7 @@ use aftersales_proto::orchestrator::v1::{self as orch, SagaStatus};
 use aftersales_proto::returns::v1::{
     CaseStatus, CaseType, InspectionStatus as Inspection, InterceptionStatus,
 };
+use aftersales_test_support::Exchange;
 use std::time::Duration;
 use tonic::Code;
 
@@ -392,23 +393,27 @@ async fn replies_and_events_delivered_twice_have_one_effect() {
     for r in &seen {
         // The very same message again (a broker redelivery) ...
         w.env
-            .publish_envelope("replies", "orchestrator", &r.envelope)
+            .publish_envelope(Exchange::Replies, "orchestrator", &r.envelope)
             .await;
         // ... and the same reply under a new message id (a service that ran the command twice).
         let mut copy = r.envelope.clone();
         copy.message_id = uuid::Uuid::now_v7().to_string();
         w.env
-            .publish_envelope("replies", "orchestrator", &copy)
+            .publish_envelope(Exchange::Replies, "orchestrator", &copy)
             .await;
     }
     // The trigger again, as the same message and as a new one: the flow never runs twice.
     w.env
-        .publish_envelope("events", "returns.case.auto_approved", &trigger.envelope)
+        .publish_envelope(
+            Exchange::Events,
+            "returns.case.auto_approved",
+            &trigger.envelope,
+        )
         .await;
     let mut again = trigger.envelope.clone();
     again.message_id = uuid::Uuid::now_v7().to_string();
     w.env
-        .publish_envelope("events", "returns.case.auto_approved", &again)
+        .publish_envelope(Exchange::Events, "returns.case.auto_approved", &again)
         .await;
     // The copies are logged as stale once processed; nothing else happens.
     let deadline = tokio::time::Instant::now() + LONG;
