@@ -13,7 +13,7 @@ pub mod storage;
 
 use aftersales_platform::{Runtime, ServiceDef};
 use aftersales_proto::logistics::v1::logistics_service_server::LogisticsServiceServer;
-use domain::{EtaHours, Policy};
+use domain::{Address, AddressInput, EtaHours, Policy};
 use sea_orm_migration::MigrationTrait;
 use serde::Deserialize;
 
@@ -33,6 +33,63 @@ pub struct Config {
     pub eta_in_transit_hours: i64,
     pub eta_out_for_delivery_hours: i64,
     pub eta_exception_hours: i64,
+    /// Where TO_REPAIR_CENTER legs go and FROM_REPAIR_CENTER legs start.
+    pub repair_depot: RepairDepotConfig,
+}
+
+/// The `[service.repair_depot]` section: the repair depot's postal address. Required:
+/// contact_name, phone, line1, city, country_code (ISO 3166-1 alpha-2, upper case); line2,
+/// region and postal_code may be empty; each at most 128 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepairDepotConfig {
+    pub contact_name: String,
+    pub phone: String,
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub region: String,
+    pub postal_code: String,
+    pub country_code: String,
+}
+
+impl From<&Address> for RepairDepotConfig {
+    fn from(a: &Address) -> Self {
+        Self {
+            contact_name: a.contact_name.clone(),
+            phone: a.phone.clone(),
+            line1: a.line1.clone(),
+            line2: a.line2.clone().unwrap_or_default(),
+            city: a.city.clone(),
+            region: a.region.clone().unwrap_or_default(),
+            postal_code: a.postal_code.clone().unwrap_or_default(),
+            country_code: a.country_code.clone(),
+        }
+    }
+}
+
+impl RepairDepotConfig {
+    /// The depot address; fails naming the `service.repair_depot.<key>` at fault.
+    fn address(&self) -> anyhow::Result<Address> {
+        let input = AddressInput {
+            contact_name: &self.contact_name,
+            phone: &self.phone,
+            line1: &self.line1,
+            line2: &self.line2,
+            city: &self.city,
+            region: &self.region,
+            postal_code: &self.postal_code,
+            country_code: &self.country_code,
+        };
+        Address::parse("repair_depot", &input).map_err(|e| match e {
+            aftersales_kernel::DomainError::Invalid(v) if !v.is_empty() => anyhow::anyhow!(
+                "invalid configuration: service.{} {}",
+                v[0].field,
+                v[0].description
+            ),
+            other => anyhow::anyhow!("invalid configuration: service.repair_depot: {other}"),
+        })
+    }
 }
 
 impl Default for Config {
@@ -47,6 +104,7 @@ impl Default for Config {
             eta_in_transit_hours: p.eta.in_transit,
             eta_out_for_delivery_hours: p.eta.out_for_delivery,
             eta_exception_hours: p.eta.exception,
+            repair_depot: RepairDepotConfig::from(&p.repair_depot),
         }
     }
 }
@@ -65,6 +123,7 @@ impl Config {
                 out_for_delivery: self.eta_out_for_delivery_hours,
                 exception: self.eta_exception_hours,
             },
+            repair_depot: self.repair_depot.address()?,
         };
         policy.validate().map_err(|e| {
             let e = e.replacen("eta.", "eta_", 1);
@@ -139,5 +198,43 @@ mod tests {
         };
         let err = bad.policy().unwrap_err().to_string();
         assert!(err.contains("service.eta_in_transit_hours"), "{err}");
+    }
+
+    #[test]
+    fn repair_depot_is_configurable_and_validated() {
+        let s = aftersales_platform::config::load_from::<Config>(
+            Logistics::DEFAULTS,
+            None,
+            vec![
+                (
+                    "AFTERSALES__SERVICE__REPAIR_DEPOT__CITY".to_owned(),
+                    "Hangzhou".to_owned(),
+                ),
+                (
+                    "AFTERSALES__SERVICE__REPAIR_DEPOT__LINE2".to_owned(),
+                    "Building 7".to_owned(),
+                ),
+            ],
+        )
+        .unwrap();
+        let depot = s.service.policy().unwrap().repair_depot;
+        assert_eq!(depot.city, "Hangzhou");
+        assert_eq!(depot.line2.as_deref(), Some("Building 7"));
+        assert_eq!(depot.country_code, "CN");
+        type Edit = fn(&mut RepairDepotConfig);
+        let edits: &[(Edit, &str)] = &[
+            (|d| d.city = " ".into(), "service.repair_depot.city"),
+            (|d| d.phone = String::new(), "service.repair_depot.phone"),
+            (
+                |d| d.country_code = "china".into(),
+                "service.repair_depot.country_code",
+            ),
+        ];
+        for (edit, key) in edits {
+            let mut bad = Config::default();
+            edit(&mut bad.repair_depot);
+            let err = bad.policy().unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 }

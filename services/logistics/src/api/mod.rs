@@ -6,9 +6,9 @@ pub mod convert;
 
 use crate::Config;
 use crate::domain::{
-    self, Actor, CaseId, CorrectionId, Event, Interception, InterceptionFilter, InterceptionId,
-    InterceptionResult, MerchantId, OPERATORS, OrderId, Policy, RepairId, Shipment, ShipmentDraft,
-    ShipmentFilter, ShipmentId, TrackingEventId, TrackingReportInput,
+    self, Actor, CaseId, CorrectionId, Event, FollowUpDraft, Interception, InterceptionFilter,
+    InterceptionId, InterceptionResult, MerchantId, OPERATORS, OrderId, Policy, RepairId, Shipment,
+    ShipmentDraft, ShipmentFilter, ShipmentId, TrackingEventId, TrackingReportInput,
 };
 use crate::messaging::events;
 use crate::storage::repo;
@@ -102,6 +102,23 @@ async fn publish_interception(
     Ok(())
 }
 
+/// Writes a shipment just created (its tracking number must be free: ALREADY_EXISTS
+/// `tracking_number_taken` otherwise) and publishes its `event`.
+async fn insert_created(tx: &Tx, shipment: &Shipment, event: Event, rpc: &str) -> AppResult<()> {
+    repo::ensure_tracking_number_free(
+        tx.conn(),
+        &shipment.courier_code,
+        &shipment.tracking_number,
+        shipment.id,
+    )
+    .await?;
+    repo::insert(tx.conn(), shipment).await?;
+    tx.publish(&events::shipment_event(shipment, event)?)
+        .await?;
+    log_change(shipment, rpc);
+    Ok(())
+}
+
 /// The current time at PostgreSQL's precision (microseconds), so that a response and a later
 /// read agree.
 fn now() -> DateTime<Utc> {
@@ -121,11 +138,9 @@ fn dom<T>(r: Result<T, DomainError>) -> AppResult<T> {
 
 /// The order's newest forward shipment whose waybill is not voided, locked.
 async fn live_forward_shipment(tx: &Tx, order: OrderId) -> AppResult<Shipment> {
-    repo::forward_shipments_for_update(tx.conn(), order)
-        .await?
-        .into_iter()
-        .rev()
-        .find(|s| s.waybill_state != crate::domain::WaybillState::Voided)
+    let shipments = repo::forward_shipments_for_update(tx.conn(), order).await?;
+    domain::live_forward_shipment(&shipments)
+        .cloned()
         .ok_or_else(|| AppError::not_found("forward shipment of order", order.0))
 }
 
@@ -179,17 +194,7 @@ impl LogisticsService for LogisticsApi {
             .store
             .idempotent("logistics.CreateShipment", &key, &req, move |tx| {
                 Box::pin(async move {
-                    repo::ensure_tracking_number_free(
-                        tx.conn(),
-                        &shipment.courier_code,
-                        &shipment.tracking_number,
-                        shipment.id,
-                    )
-                    .await?;
-                    repo::insert(tx.conn(), &shipment).await?;
-                    tx.publish(&events::shipment_event(&shipment, event)?)
-                        .await?;
-                    log_change(&shipment, "CreateShipment");
+                    insert_created(tx, &shipment, event, "CreateShipment").await?;
                     Ok(pb::CreateShipmentResponse {
                         shipment: Some(convert::shipment_to_pb(&shipment)),
                     })
@@ -380,16 +385,7 @@ impl LogisticsService for LogisticsApi {
                     ))?;
                     let mut out = Vec::with_capacity(reissued.len());
                     for (s, event) in reissued {
-                        repo::ensure_tracking_number_free(
-                            conn,
-                            &s.courier_code,
-                            &s.tracking_number,
-                            s.id,
-                        )
-                        .await?;
-                        repo::insert(conn, &s).await?;
-                        tx.publish(&events::shipment_event(&s, event)?).await?;
-                        log_change(&s, "ReissueOrderWaybills");
+                        insert_created(tx, &s, event, "ReissueOrderWaybills").await?;
                         out.push(convert::shipment_to_pb(&s));
                     }
                     tracing::info!(
@@ -400,6 +396,47 @@ impl LogisticsService for LogisticsApi {
                         "order waybills reissued"
                     );
                     Ok(pb::ReissueOrderWaybillsResponse { shipments: out })
+                })
+            })
+            .await?;
+        Ok(Response::new(resp))
+    }
+
+    async fn create_follow_up_shipment(
+        &self,
+        request: Request<pb::CreateFollowUpShipmentRequest>,
+    ) -> Result<Response<pb::CreateFollowUpShipmentResponse>, Status> {
+        let req = request.into_inner();
+        let actor = convert::actor(req.actor.as_ref())?;
+        let draft = FollowUpDraft {
+            order_id: &req.order_id,
+            direction: convert::direction("direction", req.direction)?,
+            case_id: &req.case_id,
+            repair_id: &req.repair_id,
+            fee_payer: convert::fee_payer("fee_payer", req.fee_payer)?,
+            shipping_fee: req
+                .shipping_fee
+                .as_ref()
+                .map(|m| (m.minor_units, m.currency.as_str())),
+        };
+        let follow_up = dom(draft.validate())?;
+        let id = ShipmentId::generate();
+        let now = now();
+        let policy = self.policy.clone();
+        let key = req.idempotency_key.clone();
+        let resp = self
+            .store
+            .idempotent("logistics.CreateFollowUpShipment", &key, &req, move |tx| {
+                Box::pin(async move {
+                    let forward =
+                        repo::forward_shipments_for_update(tx.conn(), follow_up.order_id).await?;
+                    let (shipment, event) = dom(domain::create_follow_up(
+                        id, follow_up, &forward, &actor, now, &policy,
+                    ))?;
+                    insert_created(tx, &shipment, event, "CreateFollowUpShipment").await?;
+                    Ok(pb::CreateFollowUpShipmentResponse {
+                        shipment: Some(convert::shipment_to_pb(&shipment)),
+                    })
                 })
             })
             .await?;

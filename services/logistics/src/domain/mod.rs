@@ -8,6 +8,8 @@
 //! - [`Interception`]: `REQUESTED -> ACCEPTED -> INTERCEPTED -> RETURNED_TO_SENDER`, or `FAILED`.
 //! - [`void_order_waybills`] / [`reissue_order_waybills`]: refund-only before shipment voids every
 //!   forward waybill of an order, all or nothing; its compensation reissues them.
+//! - [`create_follow_up`]: the return, reship, replacement and repair legs of an after-sale flow,
+//!   addressed from the order's forward shipment ([`follow_up_route`]) and the repair depot.
 //! - [`Policy`]: the configurable values; [`Event`]: what to publish after each transition.
 //!
 //! Every time-dependent rule takes `now`; every transition returns the [`Event`] to publish.
@@ -15,6 +17,7 @@
 mod actor;
 mod correction;
 mod event;
+mod follow_up;
 mod ids;
 mod interception;
 mod order_waybills;
@@ -27,6 +30,10 @@ mod validate;
 pub use actor::{Actor, ActorKind, COURIER_REPORTERS, OPERATORS, SHIPPERS};
 pub use correction::TrackingCorrection;
 pub use event::Event;
+pub use follow_up::{
+    FollowUpDraft, NewFollowUp, create_follow_up, follow_up_route, follow_up_tracking_number,
+    live_forward_shipment,
+};
 pub use ids::{
     CaseId, CorrectionId, InterceptionId, MerchantId, OrderId, RepairId, ShipmentId,
     TrackingEventId, parse_optional,

@@ -1,5 +1,6 @@
 //! Operator-configurable values of the logistics rules, with DOMAIN.md's defaults.
 
+use super::validate::Address;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,8 @@ pub struct Policy {
     pub max_clock_skew_seconds: i64,
     /// Remaining hours to delivery per shipment state, for the ETA.
     pub eta: EtaHours,
+    /// The repair depot: where TO_REPAIR_CENTER legs go and FROM_REPAIR_CENTER legs start.
+    pub repair_depot: Address,
 }
 
 impl Default for Policy {
@@ -25,7 +28,22 @@ impl Default for Policy {
             correction_window_seconds: 24 * 3600,
             max_clock_skew_seconds: 10 * 60,
             eta: EtaHours::default(),
+            repair_depot: default_repair_depot(),
         }
+    }
+}
+
+/// The platform's repair depot unless configured otherwise.
+fn default_repair_depot() -> Address {
+    Address {
+        contact_name: "Aftersales Repair Depot".into(),
+        phone: "4008200000".into(),
+        line1: "1 Repair Depot Road".into(),
+        line2: None,
+        city: "Shanghai".into(),
+        region: Some("Shanghai".into()),
+        postal_code: Some("201100".into()),
+        country_code: "CN".into(),
     }
 }
 

@@ -280,7 +280,8 @@ pub struct NewShipment {
     pub fee_payer: FeePayer,
 }
 
-fn collect<T>(errors: &mut Vec<FieldViolation>, r: Result<T, DomainError>) -> Option<T> {
+/// The value of `r`, or `None` after adding its field violations to `errors`.
+pub(super) fn collect<T>(errors: &mut Vec<FieldViolation>, r: Result<T, DomainError>) -> Option<T> {
     match r {
         Ok(v) => Some(v),
         Err(DomainError::Invalid(v)) => {
@@ -338,18 +339,7 @@ impl ShipmentDraft<'_> {
                 .ok_or_else(|| DomainError::field("fee_payer", "is required")),
         );
         if let Some(d) = direction {
-            if d.needs_case() && case_id.is_none() && self.case_id.is_empty() {
-                e.push(FieldViolation::new(
-                    "case_id",
-                    format!("is required for {} shipments", d.as_str()),
-                ));
-            }
-            if d.needs_repair() && repair_id.is_none() && self.repair_id.is_empty() {
-                e.push(FieldViolation::new(
-                    "repair_id",
-                    format!("is required for {} shipments", d.as_str()),
-                ));
-            }
+            require_references(&mut e, d, self.case_id, self.repair_id);
         }
         match (
             direction,
@@ -383,6 +373,28 @@ impl ShipmentDraft<'_> {
             }),
             _ => Err(DomainError::Invalid(e)),
         }
+    }
+}
+
+/// Adds a violation to `errors` for each reference `direction` needs that the request left
+/// empty (`case_id`, `repair_id`; a malformed one is reported by its parse).
+pub(super) fn require_references(
+    errors: &mut Vec<FieldViolation>,
+    direction: Direction,
+    case_id: &str,
+    repair_id: &str,
+) {
+    if direction.needs_case() && case_id.is_empty() {
+        errors.push(FieldViolation::new(
+            "case_id",
+            format!("is required for {} shipments", direction.as_str()),
+        ));
+    }
+    if direction.needs_repair() && repair_id.is_empty() {
+        errors.push(FieldViolation::new(
+            "repair_id",
+            format!("is required for {} shipments", direction.as_str()),
+        ));
     }
 }
 

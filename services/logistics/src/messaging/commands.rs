@@ -15,6 +15,7 @@ pub fn router(api: LogisticsApi) -> CommandRouter {
         pb::VoidWaybillRequest => void_waybill,
         pb::VoidOrderWaybillsRequest => void_order_waybills,
         pb::ReissueOrderWaybillsRequest => reissue_order_waybills,
+        pb::CreateFollowUpShipmentRequest => create_follow_up_shipment,
         pb::RecordTrackingEventRequest => record_tracking_event,
         pb::RequestInterceptionRequest => request_interception,
         pb::RecordInterceptionResultRequest => record_interception_result,

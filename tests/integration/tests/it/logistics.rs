@@ -1,6 +1,6 @@
 //! Logistics service, black-box over gRPC: waybills, courier scans (duplicates, out-of-order),
-//! interceptions, tracking number corrections, the stuck sweep, scoping, idempotency and the
-//! events reaching RabbitMQ.
+//! interceptions, tracking number corrections, the stuck sweep, follow-up shipments, scoping,
+//! idempotency and the events reaching RabbitMQ.
 
 use crate::common::*;
 use aftersales_proto::common::v1::{ActorKind, Money};
@@ -1391,4 +1391,347 @@ async fn an_interception_can_name_the_order_instead_of_the_shipment() {
         .unwrap();
     assert_eq!(i.shipment_id, s.shipment_id);
     assert_eq!(i.state, InterceptionState::Requested as i32);
+}
+
+fn warehouse() -> Option<Address> {
+    Some(Address {
+        contact_name: "Warehouse 3".into(),
+        phone: "02100000000".into(),
+        line1: "9 Logistics Park".into(),
+        city: "Suzhou".into(),
+        region: "Jiangsu".into(),
+        country_code: "CN".into(),
+        ..Default::default()
+    })
+}
+
+/// A forward shipment of `order_id` from the warehouse to the buyer, picked up and signed.
+async fn shipped(c: &mut Client, order_id: &str, tracking: &str) -> Shipment {
+    let mut req = forward_req(order_id, tracking);
+    req.origin = warehouse();
+    let s = create_for(c, req).await;
+    let t0 = Utc::now() - ChronoDuration::hours(30);
+    scan(
+        c,
+        &s,
+        &format!("{tracking}-1"),
+        TrackingStatus::PickedUp,
+        t0,
+    )
+    .await;
+    let signed = scan(
+        c,
+        &s,
+        &format!("{tracking}-2"),
+        TrackingStatus::Signed,
+        t0 + ChronoDuration::hours(20),
+    )
+    .await;
+    signed.shipment.unwrap()
+}
+
+fn follow_up_req(order_id: &str, direction: Direction) -> CreateFollowUpShipmentRequest {
+    let repair_leg = matches!(
+        direction,
+        Direction::ToRepairCenter | Direction::FromRepairCenter
+    );
+    CreateFollowUpShipmentRequest {
+        idempotency_key: key(),
+        actor: system(),
+        order_id: order_id.into(),
+        direction: direction as i32,
+        case_id: if repair_leg { String::new() } else { uuid() },
+        repair_id: if repair_leg { uuid() } else { String::new() },
+        fee_payer: FeePayer::Merchant as i32,
+        shipping_fee: None,
+    }
+}
+
+async fn follow_up(c: &mut Client, req: CreateFollowUpShipmentRequest) -> Shipment {
+    c.create_follow_up_shipment(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap()
+}
+
+#[tokio::test]
+async fn follow_up_shipments_are_addressed_from_the_forward_shipment() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(
+        env.start(
+            "logistics",
+            &[("AFTERSALES__SERVICE__REPAIR_DEPOT__CITY", "Hangzhou")],
+        )
+        .await,
+    );
+    let mut events = env.event_probe("logistics.shipment.*").await;
+    let order_id = uuid();
+    let forward = shipped(&mut c, &order_id, "SF8001").await;
+    assert_eq!(forward.state, ShipmentState::Signed as i32);
+    // a newer forward waybill of the order, voided, is not the one that shipped
+    let mut other = forward_req(&order_id, "YT8002");
+    other.courier_code = "YTO".into();
+    other.destination.as_mut().unwrap().city = "Beijing".into();
+    let other = create_for(&mut c, other).await;
+    c.void_waybill(VoidWaybillRequest {
+        idempotency_key: key(),
+        actor: merchant(),
+        shipment_id: other.shipment_id.clone(),
+        reason: "duplicate label".into(),
+    })
+    .await
+    .unwrap();
+
+    // RETURN: buyer -> warehouse, a return label on the forward courier
+    let mut req = follow_up_req(&order_id, Direction::Return);
+    req.fee_payer = FeePayer::Buyer as i32;
+    req.shipping_fee = cny(800);
+    let ret = follow_up(&mut c, req.clone()).await;
+    assert_eq!(ret.direction, Direction::Return as i32);
+    assert_eq!(ret.origin, forward.destination);
+    assert_eq!(ret.destination, forward.origin);
+    assert_eq!(
+        (&ret.courier_code, &ret.order_id, &ret.merchant_id),
+        (
+            &forward.courier_code,
+            &forward.order_id,
+            &forward.merchant_id
+        )
+    );
+    assert_eq!((&ret.case_id, ret.repair_id.as_str()), (&req.case_id, ""));
+    assert_eq!(
+        (ret.fee_payer, &ret.shipping_fee),
+        (FeePayer::Buyer as i32, &cny(800))
+    );
+    assert_eq!(
+        (ret.waybill_state, ret.state),
+        (WaybillState::Created as i32, ShipmentState::Created as i32)
+    );
+    assert!(ret.tracking_number.starts_with("AS"), "{ret:?}");
+    assert_eq!(ret.tracking_number.len(), 18);
+    assert_eq!(ret.created_by, system());
+    assert_eq!(get(&mut c, &ret.shipment_id).await, ret);
+    let ev = events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "logistics.shipment.created" && e.event.entity_id == ret.shipment_id
+        })
+        .await
+        .expect("created event");
+    assert_eq!(ev.event.keys["tracking_number"], ret.tracking_number);
+    assert_eq!(ev.event.keys["courier_code"], "SF");
+    assert_eq!(ev.event.keys["direction"], "return");
+    assert_eq!(ev.event.keys["case_id"], req.case_id);
+
+    // REPLACEMENT: warehouse -> buyer, its own tracking number
+    let replacement = follow_up(&mut c, follow_up_req(&order_id, Direction::Replacement)).await;
+    assert_eq!(replacement.direction, Direction::Replacement as i32);
+    assert_eq!(replacement.origin, forward.origin);
+    assert_eq!(replacement.destination, forward.destination);
+    assert_eq!(replacement.courier_code, "SF");
+    assert_eq!(replacement.shipping_fee, None);
+    assert!(replacement.tracking_number.starts_with("AS"));
+    assert_ne!(replacement.tracking_number, ret.tracking_number);
+    events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "logistics.shipment.created"
+                && e.event.entity_id == replacement.shipment_id
+        })
+        .await
+        .expect("created event");
+
+    // repair legs: buyer -> configured depot, and back
+    let to = follow_up(&mut c, follow_up_req(&order_id, Direction::ToRepairCenter)).await;
+    let depot = to.destination.clone().unwrap();
+    assert_eq!(to.origin, forward.destination);
+    assert_eq!(depot.city, "Hangzhou");
+    assert_eq!(depot.contact_name, "Aftersales Repair Depot");
+    assert!(to.case_id.is_empty() && !to.repair_id.is_empty());
+    let back = follow_up(
+        &mut c,
+        follow_up_req(&order_id, Direction::FromRepairCenter),
+    )
+    .await;
+    assert_eq!(
+        (back.origin.as_ref(), &back.destination),
+        (Some(&depot), &forward.destination)
+    );
+
+    // a courier scans the return label like any other parcel
+    let scanned = c
+        .record_tracking_event(RecordTrackingEventRequest {
+            idempotency_key: key(),
+            actor: courier("SF"),
+            tracking_number: ret.tracking_number.clone(),
+            courier_code: "SF".into(),
+            courier_event_id: "ret-1".into(),
+            status: TrackingStatus::PickedUp as i32,
+            occurred_at: ts(Utc::now()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap();
+    assert_eq!(scanned.shipment_id, ret.shipment_id);
+    let returns = c
+        .list_shipments(ListShipmentsRequest {
+            actor: system(),
+            order_id: order_id.clone(),
+            direction: Direction::Return as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(returns.len(), 1);
+}
+
+#[tokio::test]
+async fn follow_up_shipments_are_refused_without_a_forward_shipment_or_to_a_buyer() {
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let order_id = uuid();
+    shipped(&mut c, &order_id, "SF9001").await;
+
+    // an order that never shipped, or whose only waybill was voided
+    let err = c
+        .create_follow_up_shipment(follow_up_req(&uuid(), Direction::Return))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "no_forward_shipment");
+    let voided_order = uuid();
+    let voided = create_for(&mut c, forward_req(&voided_order, "SF9002")).await;
+    c.void_waybill(VoidWaybillRequest {
+        idempotency_key: key(),
+        actor: merchant(),
+        shipment_id: voided.shipment_id.clone(),
+        reason: String::new(),
+    })
+    .await
+    .unwrap();
+    let err = c
+        .create_follow_up_shipment(follow_up_req(&voided_order, Direction::Reship))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "no_forward_shipment");
+
+    // a forward shipment without an origin: no warehouse to return to, a reship from nowhere known
+    let no_origin = uuid();
+    let forward = create_for(&mut c, forward_req(&no_origin, "SF9003")).await;
+    assert!(forward.origin.is_none());
+    let err = c
+        .create_follow_up_shipment(follow_up_req(&no_origin, Direction::Return))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "forward_origin_unknown");
+    let reship = follow_up(&mut c, follow_up_req(&no_origin, Direction::Reship)).await;
+    assert_eq!(
+        (reship.origin.as_ref(), &reship.destination),
+        (None, &forward.destination)
+    );
+
+    // bad input names the field
+    type Edit = fn(&mut CreateFollowUpShipmentRequest);
+    let cases: &[(Edit, &str)] = &[
+        (|r| r.direction = Direction::Forward as i32, "direction"),
+        (|r| r.direction = 0, "direction"),
+        (|r| r.direction = 42, "direction"),
+        (|r| r.case_id = String::new(), "case_id"),
+        (|r| r.case_id = "nope".into(), "case_id"),
+        (
+            |r| {
+                r.direction = Direction::ToRepairCenter as i32;
+                r.case_id = String::new();
+            },
+            "repair_id",
+        ),
+        (|r| r.order_id = "not-a-uuid".into(), "order_id"),
+        (|r| r.fee_payer = 0, "fee_payer"),
+        (|r| r.shipping_fee = cny(-1), "shipping_fee.minor_units"),
+        (|r| r.idempotency_key = String::new(), "idempotency_key"),
+        (|r| r.idempotency_key = "k".repeat(129), "idempotency_key"),
+        (|r| r.actor = None, "actor"),
+    ];
+    for (edit, field) in cases {
+        let mut req = follow_up_req(&order_id, Direction::Return);
+        edit(&mut req);
+        let err = c.create_follow_up_shipment(req).await.unwrap_err();
+        assert_invalid(&err, field);
+    }
+
+    // only staff and the system (the orchestrator)
+    for kind in [ActorKind::Buyer, ActorKind::Merchant, ActorKind::Partner] {
+        let mut req = follow_up_req(&order_id, Direction::Return);
+        req.actor = actor(kind, "SF");
+        let err = c.create_follow_up_shipment(req).await.unwrap_err();
+        assert_denied(&err, "actor_not_allowed");
+    }
+    let mut by_staff = follow_up_req(&order_id, Direction::Return);
+    by_staff.actor = actor(ActorKind::Staff, "cs-1");
+    let first = follow_up(&mut c, by_staff.clone()).await;
+
+    // a replay returns the first shipment; the key with another request is refused
+    let again = follow_up(&mut c, by_staff.clone()).await;
+    assert_eq!(again.shipment_id, first.shipment_id);
+    assert_eq!(again, first);
+    let mut other = by_staff;
+    other.direction = Direction::Reship as i32;
+    let err = c.create_follow_up_shipment(other).await.unwrap_err();
+    assert_rule(&err, "idempotency_key_reused");
+    let returns = c
+        .list_shipments(ListShipmentsRequest {
+            actor: system(),
+            order_id: order_id.clone(),
+            direction: Direction::Return as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(returns.len(), 1, "one shipment for the replayed request");
+}
+
+#[tokio::test]
+async fn follow_up_shipment_runs_as_a_saga_command() {
+    use aftersales_proto::messaging::v1::ReplyOutcome;
+    use aftersales_test_support::command_envelope;
+
+    let env = TestEnv::new();
+    let mut c = LogisticsServiceClient::new(env.start("logistics", &[]).await);
+    let mut probe = env.reply_probe().await;
+    let order_id = uuid();
+    let forward = shipped(&mut c, &order_id, "SF9101").await;
+
+    // what the orchestrator sends for a return label
+    let saga = uuid();
+    let mut req = follow_up_req(&order_id, Direction::Return);
+    req.idempotency_key = format!("{saga}:return_label:1");
+    let cmd = command_envelope(&saga, &req.idempotency_key, &req);
+    let r = env.send_command(&mut probe, "logistics", &cmd, WAIT).await;
+    assert_eq!(r.outcome(), ReplyOutcome::Success, "{:?}", r.reply);
+    let ret = r
+        .result::<CreateFollowUpShipmentResponse>()
+        .shipment
+        .unwrap();
+    assert_eq!(
+        (&ret.origin, &ret.destination),
+        (&forward.destination, &forward.origin)
+    );
+    // the same key over gRPC replays the command's shipment
+    assert_eq!(follow_up(&mut c, req).await, ret);
+
+    // a rule is a business failure naming it
+    let mut never_shipped = follow_up_req(&uuid(), Direction::Reship);
+    never_shipped.idempotency_key = format!("{saga}:reship:1");
+    let cmd = command_envelope(&saga, &never_shipped.idempotency_key, &never_shipped);
+    let r = env.send_command(&mut probe, "logistics", &cmd, WAIT).await;
+    assert_eq!(
+        (r.outcome(), r.reply.reason.as_str()),
+        (ReplyOutcome::BusinessFailure, "no_forward_shipment")
+    );
 }
