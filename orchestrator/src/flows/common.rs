@@ -6,6 +6,8 @@ use crate::engine::flow::{
 };
 use aftersales_proto::common::v1::Actor;
 use aftersales_proto::common::v1::Money;
+use aftersales_proto::complaints::v1 as complaints;
+use aftersales_proto::logistics::v1 as logistics;
 use aftersales_proto::messaging::v1::DomainEvent;
 use aftersales_proto::orders::v1 as orders;
 use aftersales_proto::payments::v1 as payments;
@@ -52,6 +54,12 @@ pub fn case_start(
     data.insert("amount_minor".into(), json!(amount.minor_units));
     data.insert("currency".into(), json!(amount.currency));
     data.insert("items".into(), Value::Array(items));
+    data.insert("return_required".into(), json!(case.return_required));
+    data.insert(
+        "merchant_pays_return_shipping".into(),
+        json!(case.merchant_pays_return_shipping),
+    );
+    data.insert("reason".into(), json!(case.reason));
     Ok(Some((format!("case:{}", case.case_id), data)))
 }
 
@@ -73,8 +81,9 @@ pub fn join<const N: usize>(parts: [Vec<Step>; N]) -> Vec<Step> {
     parts.into_iter().flatten().collect()
 }
 
-/// The merchant's answer to a case: wait for approval (or rejection: a business failure), and on
-/// silence past `merchant_decision` (48 h, returns' own window) auto-approve.
+/// The merchant's answer to a case: wait for approval (or the buyer accepting the merchant's
+/// partial-refund offer; a rejection or an escalation is a business failure), and on silence
+/// past `merchant_decision` (48 h, returns' own window) auto-approve.
 pub fn merchant_decision() -> Vec<Step> {
     vec![
         Step::Wait(WaitStep {
@@ -82,12 +91,16 @@ pub fn merchant_decision() -> Vec<Step> {
             events: &[
                 "returns.case.approved",
                 "returns.case.auto_approved",
+                "returns.case.offer_accepted",
                 "returns.case.rejected",
+                "returns.arbitration.opened",
             ],
             key_name: "case_id",
             key_value: |c| c.str("case_id"),
             on_event: |data, _, event| match event.name.as_str() {
                 "returns.case.rejected" => WaitOutcome::Fail("merchant_rejected".into()),
+                // The buyer escalated a negotiation: the arbitration saga takes the case over.
+                "returns.arbitration.opened" => WaitOutcome::Fail("escalated".into()),
                 _ => {
                     data.insert("approved".into(), json!(true));
                     WaitOutcome::Done
@@ -327,4 +340,133 @@ pub fn record_refund(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> 
         payments::RefundStatus::Unspecified => Outcome::Fail("refund without status".into()),
         _ => Outcome::Done,
     }
+}
+
+/// A shipment logistics addresses itself from the order's forward shipment (a return label, a
+/// reship, a replacement, a repair leg); the flow names only its direction and who pays.
+pub fn follow_up_shipment(
+    c: &Ctx,
+    direction: logistics::Direction,
+    fee_payer: logistics::FeePayer,
+) -> Result<Cmd, String> {
+    let repair_leg = matches!(
+        direction,
+        logistics::Direction::ToRepairCenter | logistics::Direction::FromRepairCenter
+    );
+    Ok(Cmd::new(
+        "logistics",
+        &logistics::CreateFollowUpShipmentRequest {
+            idempotency_key: c.key.into(),
+            actor: Some(system()),
+            order_id: c.str("order_id")?,
+            direction: direction as i32,
+            case_id: if repair_leg {
+                String::new()
+            } else {
+                c.str("case_id")?
+            },
+            repair_id: if repair_leg {
+                c.str("repair_id")?
+            } else {
+                String::new()
+            },
+            fee_payer: fee_payer as i32,
+            shipping_fee: None,
+        },
+    ))
+}
+
+/// Keeps the id of the shipment a step created under `field`.
+pub fn keep_shipment(data: &mut Data, result: &CmdResult, field: &str) -> Outcome {
+    match result.decode::<logistics::CreateFollowUpShipmentResponse>() {
+        Ok(r) => match r.shipment.filter(|s| !s.shipment_id.is_empty()) {
+            Some(s) => {
+                data.insert(field.into(), json!(s.shipment_id));
+                Outcome::Done
+            }
+            None => Outcome::Fail("logistics answered without a shipment".into()),
+        },
+        Err(e) => Outcome::Fail(e),
+    }
+}
+
+/// The compensation of a shipment step: void the waybill of the shipment kept under `field`.
+pub fn void_shipment(c: &Ctx, field: &str, reason: &str) -> Result<Cmd, String> {
+    Ok(Cmd::new(
+        "logistics",
+        &logistics::VoidWaybillRequest {
+            idempotency_key: c.key.into(),
+            actor: Some(system()),
+            shipment_id: c.str(field)?,
+            reason: reason.into(),
+        },
+    ))
+}
+
+/// A work order for a department about this saga's case or repair (warehouse verification,
+/// stock check, delivery follow-up).
+pub fn work_order(
+    c: &Ctx,
+    department: complaints::Department,
+    title: &str,
+    description: String,
+) -> Result<Cmd, String> {
+    Ok(Cmd::new(
+        "complaints",
+        &complaints::CreateWorkOrderRequest {
+            idempotency_key: c.key.into(),
+            actor: Some(system()),
+            order_id: c.str("order_id").unwrap_or_default(),
+            case_id: c.str("case_id").unwrap_or_default(),
+            repair_id: c.str("repair_id").unwrap_or_default(),
+            shipment_id: c.str("shipment_id").unwrap_or_default(),
+            department: department as i32,
+            title: title.into(),
+            description,
+            ..Default::default()
+        },
+    ))
+}
+
+/// Keeps the id of the work order a step opened as `work_order_id`.
+pub fn keep_work_order(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Outcome {
+    match result.decode::<complaints::CreateWorkOrderResponse>() {
+        Ok(r) => match r.work_order.filter(|w| !w.work_order_id.is_empty()) {
+            Some(w) => {
+                data.insert("work_order_id".into(), json!(w.work_order_id));
+                Outcome::Done
+            }
+            None => Outcome::Fail("complaints answered without a work order".into()),
+        },
+        Err(e) => Outcome::Fail(e),
+    }
+}
+
+/// Waits for the department's answer to the work order in `work_order_id`: done (or verified)
+/// sets `work_order_done`, rejected clears it; past its SLA (48 h) the saga parks.
+pub fn await_work_order(name: &'static str, department: Department) -> WaitStep {
+    WaitStep {
+        name,
+        events: &[
+            "complaints.work_order.completed",
+            "complaints.work_order.rejected",
+            "complaints.work_order.verified",
+        ],
+        key_name: "work_order_id",
+        key_value: |c| c.str("work_order_id"),
+        on_event: |data, _, event| {
+            let done = event.name != "complaints.work_order.rejected";
+            data.insert("work_order_done".into(), json!(done));
+            WaitOutcome::Done
+        },
+        deadline: ("work_order_sla", Duration::from_secs(48 * 3600)),
+        on_timeout: OnTimeout::Park("a work order is past its SLA"),
+        retry_from: None,
+        department,
+    }
+}
+
+/// Whether the last awaited work order was done (not rejected).
+pub fn work_order_done(data: &Data) -> bool {
+    data.get("work_order_done") == Some(&json!(true))
 }
