@@ -6,6 +6,7 @@
 //! - [`db`]: connection, database creation, platform tables
 //! - [`amqp`], [`outbox`], [`inbox`], [`consumer`], [`messages`]: RabbitMQ messaging
 //! - [`commands`]: the service side of saga commands (command router, replies)
+//! - [`sweep`]: periodic sweeps (the scheduler of timer RPCs)
 //! - [`store`]: the transaction + idempotency unit of work of every mutating RPC
 //! - [`error`], [`edge`]: errors to `tonic::Status`, protobuf field conversions
 //! - [`app`]: the `serve`/`migrate` entry point every service binary calls
@@ -24,6 +25,7 @@ pub mod messages;
 pub mod outbox;
 pub mod shutdown;
 pub mod store;
+pub mod sweep;
 pub mod telemetry;
 
 pub use app::{Runtime, ServiceDef};

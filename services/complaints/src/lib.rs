@@ -24,6 +24,9 @@ pub struct Config {
     pub dsr_time_zone: String,
     /// Rated transactions per buyer, merchant and month that count toward the DSR (3).
     pub dsr_counted_per_month: u32,
+    /// How often this process sweeps for SLA breaches (CheckSlaBreaches), in seconds; 0 leaves
+    /// the sweep to an outside scheduler.
+    pub sla_sweep_secs: u64,
 }
 
 impl Config {
@@ -70,6 +73,11 @@ impl ServiceDef for Complaints {
         messaging::closed_subjects::spawn(rt);
         let api = api::ComplaintsApi::new(rt.store.clone(), policy);
         messaging::commands::router(api.clone()).spawn(rt);
+        let every = std::time::Duration::from_secs(rt.settings.service.sla_sweep_secs);
+        let sweeper = api.clone();
+        aftersales_platform::sweep::spawn(rt, "sla_breaches", every, move || {
+            sweeper.clone().sweep_sla_breaches()
+        });
         Ok(aftersales_platform::grpc::builder().add_service(ComplaintsServiceServer::new(api)))
     }
 }
@@ -85,6 +93,7 @@ mod tests {
             work_order_sla_secs: 172800,
             dsr_time_zone: "Asia/Shanghai".into(),
             dsr_counted_per_month: 3,
+            sla_sweep_secs: 60,
         }
     }
 

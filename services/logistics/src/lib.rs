@@ -35,6 +35,9 @@ pub struct Config {
     pub eta_exception_hours: i64,
     /// Where TO_REPAIR_CENTER legs go and FROM_REPAIR_CENTER legs start.
     pub repair_depot: RepairDepotConfig,
+    /// How often this process sweeps for stuck shipments (MarkStuckShipments), in seconds;
+    /// 0 leaves the sweep to an outside scheduler.
+    pub stuck_sweep_seconds: u64,
 }
 
 /// The `[service.repair_depot]` section: the repair depot's postal address. Required:
@@ -105,6 +108,7 @@ impl Default for Config {
             eta_out_for_delivery_hours: p.eta.out_for_delivery,
             eta_exception_hours: p.eta.exception,
             repair_depot: RepairDepotConfig::from(&p.repair_depot),
+            stuck_sweep_seconds: 300,
         }
     }
 }
@@ -153,6 +157,11 @@ impl ServiceDef for Logistics {
     async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
         let api = api::LogisticsApi::new(rt)?;
         messaging::commands::router(api.clone()).spawn(rt);
+        let every = std::time::Duration::from_secs(rt.settings.service.stuck_sweep_seconds);
+        let sweeper = api.clone();
+        aftersales_platform::sweep::spawn(rt, "stuck_shipments", every, move || {
+            sweeper.clone().sweep_stuck()
+        });
         Ok(aftersales_platform::grpc::builder().add_service(LogisticsServiceServer::new(api)))
     }
 }

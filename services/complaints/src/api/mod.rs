@@ -29,6 +29,26 @@ impl ComplaintsApi {
     pub fn new(store: Store, policy: Policy) -> Self {
         Self { store, policy }
     }
+
+    /// One pass of the SLA sweep as the scheduler runs it; `true` when a full batch was
+    /// handled (more may be due).
+    pub async fn sweep_sla_breaches(self) -> anyhow::Result<bool> {
+        const LIMIT: u32 = 100;
+        let resp = self
+            .check_sla_breaches(Request::new(pb::CheckSlaBreachesRequest {
+                idempotency_key: uuid::Uuid::now_v7().to_string(),
+                actor: Some(aftersales_proto::common::v1::Actor {
+                    kind: aftersales_proto::common::v1::ActorKind::System as i32,
+                    id: "complaints-sweep".into(),
+                }),
+                limit: LIMIT,
+            }))
+            .await
+            .map_err(|s| anyhow::anyhow!("CheckSlaBreaches: {}", s.message()))?
+            .into_inner();
+        let full = |n: usize| n >= LIMIT as usize;
+        Ok(full(resp.complaints.len()) || full(resp.work_orders.len()))
+    }
 }
 
 type ComplaintChange =

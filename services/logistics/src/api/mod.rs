@@ -42,6 +42,22 @@ impl LogisticsApi {
         }
     }
 
+    /// One pass of the stuck-shipment sweep as the scheduler runs it; `true` when more remain.
+    pub async fn sweep_stuck(self) -> anyhow::Result<bool> {
+        let resp = self
+            .mark_stuck_shipments(Request::new(pb::MarkStuckShipmentsRequest {
+                idempotency_key: uuid::Uuid::now_v7().to_string(),
+                actor: Some(aftersales_proto::common::v1::Actor {
+                    kind: aftersales_proto::common::v1::ActorKind::System as i32,
+                    id: "logistics-sweep".into(),
+                }),
+                limit: 100,
+            }))
+            .await
+            .map_err(|s| anyhow::anyhow!("MarkStuckShipments: {}", s.message()))?;
+        Ok(resp.into_inner().more)
+    }
+
     /// Runs one waybill change of a shipment exactly once per idempotency key: locks the
     /// shipment, applies `apply`, writes it, publishes the event and returns `wrap(shipment)`.
     async fn change_shipment<Req, R, A>(
