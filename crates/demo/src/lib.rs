@@ -17,6 +17,7 @@ use aftersales_proto::orders::v1::{self as orders, orders_service_client::Orders
 use aftersales_proto::payments::v1::{
     self as payments, payments_service_client::PaymentsServiceClient,
 };
+use aftersales_proto::repairs::v1::repairs_service_client::RepairsServiceClient;
 use aftersales_proto::returns::v1::{
     self as returns, returns_service_client::ReturnsServiceClient,
 };
@@ -24,6 +25,9 @@ use anyhow::Context as _;
 use chrono::{Duration as Cd, Utc};
 use std::time::Duration;
 use tonic::{Code, transport::Channel};
+
+pub mod arbitration;
+pub mod repair;
 
 pub fn key() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -64,6 +68,7 @@ pub struct Placed {
 pub struct Parties {
     pub orders: OrdersServiceClient<Channel>,
     pub returns: ReturnsServiceClient<Channel>,
+    pub repairs: RepairsServiceClient<Channel>,
     pub logistics: LogisticsServiceClient<Channel>,
     pub payments: PaymentsServiceClient<Channel>,
     pub complaints: ComplaintsServiceClient<Channel>,
@@ -77,6 +82,7 @@ pub struct Parties {
 pub struct Endpoints {
     pub orders: String,
     pub returns: String,
+    pub repairs: String,
     pub logistics: String,
     pub payments: String,
     pub complaints: String,
@@ -91,6 +97,7 @@ impl Endpoints {
             orchestrator: at(50050),
             orders: at(50051),
             returns: at(50052),
+            repairs: at(50053),
             logistics: at(50054),
             payments: at(50055),
             complaints: at(50056),
@@ -109,6 +116,7 @@ impl Parties {
     pub fn new(
         orders: Channel,
         returns: Channel,
+        repairs: Channel,
         logistics: Channel,
         payments: Channel,
         complaints: Channel,
@@ -117,6 +125,7 @@ impl Parties {
         Self {
             orders: OrdersServiceClient::new(orders),
             returns: ReturnsServiceClient::new(returns),
+            repairs: RepairsServiceClient::new(repairs),
             logistics: LogisticsServiceClient::new(logistics),
             payments: PaymentsServiceClient::new(payments),
             complaints: ComplaintsServiceClient::new(complaints),
@@ -129,6 +138,7 @@ impl Parties {
         Ok(Self::new(
             channel(&e.orders).await?,
             channel(&e.returns).await?,
+            channel(&e.repairs).await?,
             channel(&e.logistics).await?,
             channel(&e.payments).await?,
             channel(&e.complaints).await?,
@@ -139,6 +149,12 @@ impl Parties {
     /// A paid order (line A: 2 × 70.00 with 10.00 discount, line B: 1 × 15.00; paid 145.00),
     /// its captured payment, and a printed forward waybill.
     pub async fn place_order(&mut self) -> anyhow::Result<Placed> {
+        self.place_order_promised(Cd::days(5)).await
+    }
+
+    /// Like [`place_order`], with delivery promised `promised_after` the payment (two hours
+    /// ago): a negative or short promise makes a later delivery late.
+    pub async fn place_order_promised(&mut self, promised_after: Cd) -> anyhow::Result<Placed> {
         let buyer = uuid::Uuid::new_v4().to_string();
         let paid_at = Utc::now() - Cd::hours(2);
         let line = |sku: &str, quantity, unit, discount| orders::NewOrderLine {
@@ -173,7 +189,7 @@ impl Parties {
                 shipping_insurance: false,
                 lines: vec![line("SKU-A", 2, 7_000, 1_000), line("SKU-B", 1, 1_500, 0)],
                 paid_at: ts(paid_at),
-                promised_eta: ts(paid_at + Cd::days(5)),
+                promised_eta: ts(paid_at + promised_after),
             })
             .await?
             .into_inner()
@@ -206,6 +222,15 @@ impl Parties {
                 tracking_number: format!("SF{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
                 order_id: order.order_id.clone(),
                 merchant_id: self.merchant.clone(),
+                // The merchant's warehouse: where return labels send the goods back.
+                origin: Some(logistics::Address {
+                    contact_name: "Warehouse HZ-1".into(),
+                    phone: "057100000000".into(),
+                    line1: "88 Logistics Park Road".into(),
+                    city: "Hangzhou".into(),
+                    country_code: "CN".into(),
+                    ..Default::default()
+                }),
                 destination: Some(logistics::Address {
                     contact_name: "Li Lei".into(),
                     phone: "13800000000".into(),
@@ -234,6 +259,11 @@ impl Parties {
     /// courier scans the parcel in transit.
     pub async fn place_shipped_order(&mut self) -> anyhow::Result<Placed> {
         let placed = self.place_order().await?;
+        self.ship(placed).await
+    }
+
+    /// The merchant ships a placed order and the courier scans it in transit.
+    pub async fn ship(&mut self, placed: Placed) -> anyhow::Result<Placed> {
         let staff = actor(ActorKind::Staff, "warehouse-1");
         let order_id = placed.order.order_id.clone();
         self.orders
@@ -532,23 +562,66 @@ impl Parties {
         placed: &Placed,
         case_type: returns::CaseType,
     ) -> anyhow::Result<String> {
+        let every_line: Vec<usize> = (0..placed.order.lines.len()).collect();
+        self.open_case_for(
+            placed,
+            case_type,
+            returns::ReasonCode::NoReason,
+            &every_line,
+        )
+        .await
+    }
+
+    /// Opens a case of `case_type` for `reason` on every unit of the order lines at `lines`
+    /// (indexes into the order's lines), with photo evidence when the reason needs it (quality,
+    /// damage, wrong item, not as described), retrying while returns has not replicated the
+    /// order's latest state yet. Returns the case id.
+    pub async fn open_case_for(
+        &mut self,
+        placed: &Placed,
+        case_type: returns::CaseType,
+        reason: returns::ReasonCode,
+        lines: &[usize],
+    ) -> anyhow::Result<String> {
+        use returns::ReasonCode as R;
+        let evidence = matches!(
+            reason,
+            R::Quality | R::Damaged | R::WrongItem | R::NotAsDescribed
+        );
+        let description = match reason {
+            R::NoReason => "changed my mind",
+            R::MissingItem => "one item was not in the parcel",
+            R::WrongItem => "the parcel held another product",
+            _ => "the item is faulty",
+        };
+        let items = lines
+            .iter()
+            .map(|&n| {
+                let l = placed
+                    .order
+                    .lines
+                    .get(n)
+                    .with_context(|| format!("the order has no line {n}"))?;
+                Ok(returns::CaseItemInput {
+                    line_id: l.line_id.clone(),
+                    quantity: l.quantity,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let req = returns::CreateCaseRequest {
             idempotency_key: key(),
             actor: actor(ActorKind::Buyer, &placed.buyer),
             order_id: placed.order.order_id.clone(),
             case_type: case_type as i32,
-            reason: returns::ReasonCode::NoReason as i32,
+            reason: reason as i32,
             channel: aftersales_proto::common::v1::Channel::App as i32,
-            description: "changed my mind".into(),
-            items: placed
-                .order
-                .lines
-                .iter()
-                .map(|l| returns::CaseItemInput {
-                    line_id: l.line_id.clone(),
-                    quantity: l.quantity,
-                })
-                .collect(),
+            description: description.into(),
+            evidence_refs: if evidence {
+                vec![format!("evidence/{}/photo-1.jpg", placed.order.order_id)]
+            } else {
+                Vec::new()
+            },
+            items,
             ..Default::default()
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -570,6 +643,11 @@ impl Parties {
     /// Like [`place_shipped_order`], then the buyer signs for it.
     pub async fn place_delivered_order(&mut self) -> anyhow::Result<Placed> {
         let placed = self.place_shipped_order().await?;
+        self.deliver(placed).await
+    }
+
+    /// The buyer signs for a shipped order (five minutes ago).
+    pub async fn deliver(&mut self, placed: Placed) -> anyhow::Result<Placed> {
         let order = self
             .orders
             .confirm_delivery(orders::ConfirmDeliveryRequest {
@@ -585,8 +663,9 @@ impl Parties {
         Ok(Placed { order, ..placed })
     }
 
-    /// The return leg as its parties play it: the buyer ships the parcel back, the warehouse
-    /// receives every item and inspects each with `verdict(index)` = (result, resellable).
+    /// The return leg as its parties play it: the buyer ships the parcel back with the return
+    /// label the saga issued, the warehouse receives every item and inspects each with
+    /// `verdict(index)` = (result, resellable).
     pub async fn return_leg(
         &mut self,
         placed: &Placed,
@@ -594,8 +673,16 @@ impl Parties {
         verdict: impl Fn(usize) -> (returns::InspectionStatus, bool),
     ) -> anyhow::Result<()> {
         let buyer = actor(ActorKind::Buyer, &placed.buyer);
+        // The merchant's approval lets the saga issue the label; wait for it.
+        let label = self
+            .await_case_shipment(
+                placed,
+                case_id,
+                logistics::Direction::Return,
+                Duration::from_secs(20),
+            )
+            .await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        // The merchant's approval opens the return leg; wait for it.
         loop {
             let got = self
                 .returns
@@ -603,8 +690,8 @@ impl Parties {
                     idempotency_key: key(),
                     actor: buyer.clone(),
                     case_id: case_id.into(),
-                    courier_code: "YTO".into(),
-                    tracking_number: format!("YT{}", &key()[..12]),
+                    courier_code: label.courier_code.clone(),
+                    tracking_number: label.tracking_number.clone(),
                 })
                 .await;
             match got {
@@ -872,9 +959,11 @@ impl Parties {
 }
 
 impl Parties {
-    /// What a completed return-and-refund saga must leave behind, exactly once: one refund of the
-    /// amount returns fixed for the accepted items, those units counted as refunded and no
-    /// others, accepted resellable items restocked, the case completed.
+    /// What a completed return-and-refund saga (or an exchange refunded for want of stock) must
+    /// leave behind, exactly once: one refund of the amount returns fixed for the accepted items,
+    /// those units counted as refunded and no others, the return leg's effects (the label used
+    /// and not voided, rejected items shipped back, accepted resellable items restocked), the
+    /// case completed.
     pub async fn return_effects(
         &mut self,
         placed: &Placed,
@@ -882,7 +971,7 @@ impl Parties {
     ) -> anyhow::Result<Vec<String>> {
         let mut problems = Vec::new();
         let case = self.case(case_id).await?;
-        let due = case.refund_amount.map(|m| m.minor_units).unwrap_or(0);
+        let due = case.refund_amount.as_ref().map_or(0, |m| m.minor_units);
         let (count, total) = self.money_refunded(placed).await?;
         let accepted: Vec<&returns::CaseItem> = case
             .items
@@ -913,10 +1002,485 @@ impl Parties {
                 ));
             }
         }
-        for i in &accepted {
+        self.return_leg_effects(placed, &case, &mut problems)
+            .await?;
+        if case.status != returns::CaseStatus::Completed as i32 {
+            problems.push(format!("case status {}", case.status));
+        }
+        Ok(problems)
+    }
+
+    /// What the return leg leaves behind, in `problems`: one return label, paid as the case
+    /// says, used by the buyer and not voided; the rejected items shipped back to the buyer
+    /// (RESHIP, buyer pays) and nothing shipped back when none was rejected; the accepted
+    /// resellable items restocked.
+    async fn return_leg_effects(
+        &mut self,
+        placed: &Placed,
+        case: &returns::Case,
+        problems: &mut Vec<String>,
+    ) -> anyhow::Result<()> {
+        let labels = self
+            .case_shipments(placed, &case.case_id, logistics::Direction::Return)
+            .await?;
+        match labels.as_slice() {
+            [label] => {
+                if label.waybill_state == logistics::WaybillState::Voided as i32 {
+                    problems.push(format!(
+                        "return label {} voided though the buyer used it",
+                        label.shipment_id
+                    ));
+                }
+                let payer = if case.merchant_pays_return_shipping {
+                    logistics::FeePayer::Merchant
+                } else {
+                    logistics::FeePayer::Buyer
+                };
+                if label.fee_payer != payer as i32 {
+                    problems.push(format!(
+                        "return label paid by {} instead of {}",
+                        fee_payer_name(label.fee_payer),
+                        fee_payer_name(payer as i32)
+                    ));
+                }
+                let shipped = case.return_shipment.clone().unwrap_or_default();
+                if shipped.tracking_number != label.tracking_number
+                    || shipped.courier_code != label.courier_code
+                {
+                    problems.push(format!(
+                        "the buyer shipped with {} {} instead of the label {} {}",
+                        shipped.courier_code,
+                        shipped.tracking_number,
+                        label.courier_code,
+                        label.tracking_number
+                    ));
+                }
+            }
+            other => problems.push(format!("{} return labels instead of one", other.len())),
+        }
+        let rejected = case
+            .items
+            .iter()
+            .any(|i| i.inspection == returns::InspectionStatus::Rejected as i32);
+        let back = self
+            .case_shipments(placed, &case.case_id, logistics::Direction::Reship)
+            .await?;
+        match (rejected, back.as_slice()) {
+            (false, []) => {}
+            (true, [b]) => {
+                if b.fee_payer != logistics::FeePayer::Buyer as i32 {
+                    problems.push(format!(
+                        "rejected items shipped back at the cost of {}",
+                        fee_payer_name(b.fee_payer)
+                    ));
+                }
+                if b.waybill_state == logistics::WaybillState::Voided as i32 {
+                    problems.push(format!(
+                        "the shipment of the rejected items {} is voided",
+                        b.shipment_id
+                    ));
+                }
+            }
+            (true, other) => problems.push(format!(
+                "{} shipments of the rejected items back to the buyer instead of one",
+                other.len()
+            )),
+            (false, other) => problems.push(format!(
+                "{} reshipments though no item was rejected",
+                other.len()
+            )),
+        }
+        for i in &case.items {
+            let accepted = i.inspection == returns::InspectionStatus::Accepted as i32;
             let resellable = i.condition.as_ref().is_some_and(|c| c.resellable);
-            if resellable && i.disposition != returns::Disposition::Restock as i32 {
+            if accepted && resellable && i.disposition != returns::Disposition::Restock as i32 {
                 problems.push(format!("item {} not restocked", i.item_id));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Parties {
+    /// The case's shipments in `direction` (return label, reship, replacement), oldest first.
+    pub async fn case_shipments(
+        &mut self,
+        placed: &Placed,
+        case_id: &str,
+        direction: logistics::Direction,
+    ) -> anyhow::Result<Vec<logistics::Shipment>> {
+        Ok(self
+            .logistics
+            .list_shipments(logistics::ListShipmentsRequest {
+                actor: actor(ActorKind::Staff, "cs-1"),
+                order_id: placed.order.order_id.clone(),
+                case_id: case_id.into(),
+                direction: direction as i32,
+                page: Some(PageRequest {
+                    page_size: 200,
+                    page_token: String::new(),
+                }),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .items)
+    }
+
+    /// Waits until the saga has issued a shipment in `direction` for the case (the return
+    /// label, ...) and returns it; on time out says where the case's saga is.
+    pub async fn await_case_shipment(
+        &mut self,
+        placed: &Placed,
+        case_id: &str,
+        direction: logistics::Direction,
+        within: Duration,
+    ) -> anyhow::Result<logistics::Shipment> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let found = self.case_shipments(placed, case_id, direction).await?;
+            if let Some(s) = found.into_iter().next() {
+                return Ok(s);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let saga = self.saga_note(case_id).await;
+                anyhow::bail!(
+                    "no {} shipment was issued for case {case_id}: {saga}",
+                    direction.as_str_name()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Where the case's saga is, in words, for error messages.
+    async fn saga_note(&mut self, case_id: &str) -> String {
+        let got = self
+            .orch
+            .list_sagas(orch::ListSagasRequest {
+                business_key: format!("case:{case_id}"),
+                ..Default::default()
+            })
+            .await;
+        match got.map(|r| r.into_inner().sagas.into_iter().next()) {
+            Ok(Some(s)) => format!(
+                "saga {} is {:?} at `{}` (last error: {})",
+                s.saga_id,
+                status(&s),
+                s.current_step,
+                if s.last_error.is_empty() {
+                    "none"
+                } else {
+                    &s.last_error
+                }
+            ),
+            Ok(None) => "no saga runs for the case".into(),
+            Err(e) => format!("the orchestrator did not answer: {e}"),
+        }
+    }
+
+    /// The warehouse answers the work order the case's saga opened for it (an exchange's stock
+    /// check, a reship's verification): takes, starts and completes it when `done`, or rejects
+    /// it (out of stock, claim refuted). Waits for the work order; returns it as answered.
+    pub async fn warehouse_answers(
+        &mut self,
+        case_id: &str,
+        done: bool,
+        within: Duration,
+    ) -> anyhow::Result<complaints::WorkOrder> {
+        let wo = self.await_warehouse_work_order(case_id, within).await?;
+        let lead = actor(ActorKind::Staff, "warehouse-lead");
+        let id = wo.work_order_id;
+        self.complaints
+            .assign_work_order(complaints::AssignWorkOrderRequest {
+                idempotency_key: key(),
+                actor: lead.clone(),
+                work_order_id: id.clone(),
+                assignee: "warehouse-lead".into(),
+            })
+            .await?;
+        self.complaints
+            .start_work_order(complaints::StartWorkOrderRequest {
+                idempotency_key: key(),
+                actor: lead.clone(),
+                work_order_id: id.clone(),
+            })
+            .await?;
+        let answered = if done {
+            self.complaints
+                .complete_work_order(complaints::CompleteWorkOrderRequest {
+                    idempotency_key: key(),
+                    actor: lead,
+                    work_order_id: id,
+                    result: "checked against the packing record: confirmed".into(),
+                })
+                .await?
+                .into_inner()
+                .work_order
+        } else {
+            self.complaints
+                .reject_work_order(complaints::RejectWorkOrderRequest {
+                    idempotency_key: key(),
+                    actor: lead,
+                    work_order_id: id,
+                    reason: "not possible: out of stock, or the packing record shows it shipped"
+                        .into(),
+                })
+                .await?
+                .into_inner()
+                .work_order
+        };
+        answered.context("empty response")
+    }
+
+    /// Waits for the open warehouse work order of the case: the oldest one still open (a saga
+    /// that parks opens another, for an operator).
+    pub async fn await_warehouse_work_order(
+        &mut self,
+        case_id: &str,
+        within: Duration,
+    ) -> anyhow::Result<complaints::WorkOrder> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let open = self
+                .warehouse_work_orders(case_id)
+                .await?
+                .into_iter()
+                .rfind(|w| w.status == complaints::WorkOrderStatus::Open as i32);
+            if let Some(wo) = open {
+                return Ok(wo);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let saga = self.saga_note(case_id).await;
+                anyhow::bail!("no warehouse work order was opened for case {case_id}: {saga}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The warehouse work orders of a case, in any status, newest first (complaints lists work
+    /// orders by department, not by case).
+    pub async fn warehouse_work_orders(
+        &mut self,
+        case_id: &str,
+    ) -> anyhow::Result<Vec<complaints::WorkOrder>> {
+        let found = self
+            .complaints
+            .list_work_orders(complaints::ListWorkOrdersRequest {
+                actor: actor(ActorKind::Staff, "warehouse-lead"),
+                department: complaints::Department::Warehouse as i32,
+                page: Some(PageRequest {
+                    page_size: 200,
+                    page_token: String::new(),
+                }),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .items;
+        Ok(found.into_iter().filter(|w| w.case_id == case_id).collect())
+    }
+
+    /// Every compensation issued for the case.
+    pub async fn compensations(
+        &mut self,
+        case_id: &str,
+    ) -> anyhow::Result<Vec<payments::Compensation>> {
+        Ok(self
+            .payments
+            .list_compensations(payments::ListCompensationsRequest {
+                case_id: case_id.into(),
+                page: Some(PageRequest {
+                    page_size: 200,
+                    page_token: String::new(),
+                }),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .items)
+    }
+
+    /// What a completed exchange saga must leave behind, exactly once: the return leg (label
+    /// used, rejected items shipped back, accepted resellable items restocked), one REPLACEMENT
+    /// shipment for the case (merchant pays) recorded on the completed case, the accepted units
+    /// counted as replaced and none refunded, and no refund.
+    pub async fn exchange_effects(
+        &mut self,
+        placed: &Placed,
+        case_id: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let case = self.case(case_id).await?;
+        let replacements = self
+            .case_shipments(placed, case_id, logistics::Direction::Replacement)
+            .await?;
+        match replacements.as_slice() {
+            [r] => {
+                if case.replacement_shipment_id != r.shipment_id {
+                    problems.push(format!(
+                        "case records replacement shipment `{}` instead of {}",
+                        case.replacement_shipment_id, r.shipment_id
+                    ));
+                }
+                if r.fee_payer != logistics::FeePayer::Merchant as i32 {
+                    problems.push(format!(
+                        "replacement paid by {}",
+                        fee_payer_name(r.fee_payer)
+                    ));
+                }
+                if r.waybill_state == logistics::WaybillState::Voided as i32 {
+                    problems.push(format!("replacement {} voided", r.shipment_id));
+                }
+            }
+            other => problems.push(format!(
+                "{} replacement shipments instead of one",
+                other.len()
+            )),
+        }
+        let (count, total) = self.money_refunded(placed).await?;
+        if count != 0 {
+            problems.push(format!("{count} refunds totalling {total} on an exchange"));
+        }
+        let order = self.order(placed).await?;
+        for line in &order.lines {
+            let want: u32 = case
+                .items
+                .iter()
+                .filter(|i| {
+                    i.line_id == line.line_id
+                        && i.inspection == returns::InspectionStatus::Accepted as i32
+                })
+                .map(|i| i.quantity)
+                .sum();
+            let c = line.counters.unwrap_or_default();
+            if c.replaced != want || c.refunded != 0 {
+                problems.push(format!(
+                    "line {}: replaced {} refunded {} instead of {want} and 0",
+                    line.sku, c.replaced, c.refunded
+                ));
+            }
+        }
+        self.return_leg_effects(placed, &case, &mut problems)
+            .await?;
+        if case.status != returns::CaseStatus::Completed as i32 {
+            problems.push(format!("case status {}", case.status));
+        }
+        Ok(problems)
+    }
+
+    /// What a completed reship saga must leave behind, exactly once: one RESHIP shipment (the
+    /// merchant pays) recorded on the completed case, the case's units counted as reshipped,
+    /// no refund; for a wrong item also a return label the merchant pays and a store credit of
+    /// [`WRONG_ITEM_COMPENSATION_PERCENT`] of the case's value, for a missing item neither.
+    pub async fn reship_effects(
+        &mut self,
+        placed: &Placed,
+        case_id: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let case = self.case(case_id).await?;
+        let wrong_item = case.merchant_pays_return_shipping;
+        let reships = self
+            .case_shipments(placed, case_id, logistics::Direction::Reship)
+            .await?;
+        match reships.as_slice() {
+            [r] => {
+                if case.replacement_shipment_id != r.shipment_id {
+                    problems.push(format!(
+                        "case records reship `{}` instead of {}",
+                        case.replacement_shipment_id, r.shipment_id
+                    ));
+                }
+                if r.fee_payer != logistics::FeePayer::Merchant as i32 {
+                    problems.push(format!("reship paid by {}", fee_payer_name(r.fee_payer)));
+                }
+                if r.waybill_state == logistics::WaybillState::Voided as i32 {
+                    problems.push(format!("reship {} voided", r.shipment_id));
+                }
+            }
+            other => problems.push(format!("{} reships instead of one", other.len())),
+        }
+        let labels = self
+            .case_shipments(placed, case_id, logistics::Direction::Return)
+            .await?;
+        match (wrong_item, labels.as_slice()) {
+            (false, []) => {}
+            (true, [l]) => {
+                if l.fee_payer != logistics::FeePayer::Merchant as i32 {
+                    problems.push(format!(
+                        "wrong-item return label paid by {}",
+                        fee_payer_name(l.fee_payer)
+                    ));
+                }
+                if l.waybill_state == logistics::WaybillState::Voided as i32 {
+                    problems.push(format!("return label {} voided", l.shipment_id));
+                }
+            }
+            (true, other) => problems.push(format!(
+                "{} return labels for the wrong item instead of one",
+                other.len()
+            )),
+            (false, other) => problems.push(format!(
+                "{} return labels for a missing item instead of none",
+                other.len()
+            )),
+        }
+        let value = case.requested_amount.clone().unwrap_or_default();
+        let due = value.minor_units * WRONG_ITEM_COMPENSATION_PERCENT / 100;
+        let compensations = self.compensations(case_id).await?;
+        match (wrong_item, compensations.as_slice()) {
+            (false, []) => {}
+            (true, [c]) => {
+                let amount = c.amount.clone().unwrap_or_default();
+                if c.kind != payments::CompensationKind::WrongItem as i32
+                    || c.payout != payments::CompensationPayout::StoreCredit as i32
+                    || c.status != payments::CompensationStatus::Issued as i32
+                    || amount.minor_units != due
+                    || amount.currency != value.currency
+                    || c.buyer_id != placed.buyer
+                {
+                    problems.push(format!(
+                        "compensation {}: kind {} payout {} status {} amount {} {} for buyer {},                          instead of an issued WRONG_ITEM store credit of {due} {} for {}",
+                        c.compensation_id,
+                        c.kind,
+                        c.payout,
+                        c.status,
+                        amount.minor_units,
+                        amount.currency,
+                        c.buyer_id,
+                        value.currency,
+                        placed.buyer
+                    ));
+                }
+            }
+            (true, other) => problems.push(format!(
+                "{} compensations for the wrong item instead of one",
+                other.len()
+            )),
+            (false, other) => problems.push(format!(
+                "{} compensations for a missing item instead of none",
+                other.len()
+            )),
+        }
+        let (count, total) = self.money_refunded(placed).await?;
+        if count != 0 {
+            problems.push(format!("{count} refunds totalling {total} on a reship"));
+        }
+        let order = self.order(placed).await?;
+        for line in &order.lines {
+            let want: u32 = case
+                .items
+                .iter()
+                .filter(|i| i.line_id == line.line_id)
+                .map(|i| i.quantity)
+                .sum();
+            let c = line.counters.unwrap_or_default();
+            if c.reshipped != want || c.refunded != 0 {
+                problems.push(format!(
+                    "line {}: reshipped {} refunded {} instead of {want} and 0",
+                    line.sku, c.reshipped, c.refunded
+                ));
             }
         }
         if case.status != returns::CaseStatus::Completed as i32 {
@@ -924,6 +1488,16 @@ impl Parties {
         }
         Ok(problems)
     }
+}
+
+/// The share of a wrong item's value its buyer gets back as store credit (the reship flow's
+/// rule, restated here: the checks are black-box).
+pub const WRONG_ITEM_COMPENSATION_PERCENT: i64 = 10;
+
+fn fee_payer_name(payer: i32) -> &'static str {
+    logistics::FeePayer::try_from(payer)
+        .map(|p| p.as_str_name())
+        .unwrap_or("an unknown fee payer")
 }
 
 /// A saga that did not get where it was awaited in time: what was seen last.

@@ -2,10 +2,15 @@
 //! through the public gRPC APIs, playing every party, then prints the saga's timeline and checks
 //! the final state of every service it touched. Exits 1 when the flow did not end as expected.
 
+use aftersales_demo::arbitration::Verdict;
+use aftersales_demo::repair::{Finding, RepairOutcome};
 use aftersales_demo::{Endpoints, Parties, status};
 use aftersales_proto::logistics::v1::InterceptionResult;
 use aftersales_proto::orchestrator::v1::{Saga, SagaStatus};
-use aftersales_proto::returns::v1::{CaseType as ReturnsCaseType, InspectionStatus as Inspection};
+use aftersales_proto::returns::v1::{ArbitrationStatus, RulingOutcome};
+use aftersales_proto::returns::v1::{
+    CaseType as ReturnsCaseType, InspectionStatus as Inspection, ReasonCode,
+};
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -40,13 +45,29 @@ enum FlowArg {
     /// A complaint: work orders to every department it needs, resolution, follow-up visit.
     #[value(alias = "complaint_work_orders")]
     ComplaintWorkOrders,
+    /// Exchange: the parcel comes back, the warehouse inspects and picks a replacement, it ships.
+    Exchange,
+    /// Reship a wrong item: the warehouse verifies, the right item ships, the merchant pays the
+    /// return label, the buyer gets store credit.
+    Reship,
+    /// Repair round trip out of warranty: label, receipt, diagnosis, quote approved and charged,
+    /// repaired, shipped back, signed for.
+    #[value(alias = "repair_round_trip")]
+    Repair,
+    /// Platform arbitration: a rejected refund escalated, evidence, a ruling for the buyer, the
+    /// merchant's appeal, a final split refunded.
+    Arbitration,
 }
 
-const FLOWS: [FlowArg; 4] = [
+const FLOWS: [FlowArg; 8] = [
     FlowArg::RefundOnlyNotShipped,
     FlowArg::RefundOnlyInTransit,
     FlowArg::ReturnRefund,
     FlowArg::ComplaintWorkOrders,
+    FlowArg::Exchange,
+    FlowArg::Reship,
+    FlowArg::Repair,
+    FlowArg::Arbitration,
 ];
 
 fn main() -> ExitCode {
@@ -85,6 +106,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             FlowArg::RefundOnlyInTransit => refund_only_in_transit(&mut parties, within).await?,
             FlowArg::ReturnRefund => return_refund(&mut parties, within).await?,
             FlowArg::ComplaintWorkOrders => complaint_work_orders(&mut parties, within).await?,
+            FlowArg::Exchange => exchange(&mut parties, within).await?,
+            FlowArg::Reship => reship(&mut parties, within).await?,
+            FlowArg::Repair => repair(&mut parties, within).await?,
+            FlowArg::Arbitration => arbitration(&mut parties, within).await?,
             FlowArg::All => true,
         };
         all_ok &= ok;
@@ -148,6 +173,134 @@ async fn return_refund(p: &mut Parties, within: Duration) -> anyhow::Result<bool
     .await
 }
 
+async fn exchange(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
+    println!("== exchange");
+    println!("storefront: order placed and paid (145.00 CNY); courier: delivered; buyer: signed");
+    let placed = p.place_delivered_order().await?;
+    println!("buyer: exchange of every unit (wrong size)");
+    let case_id = p.open_case(&placed, ReturnsCaseType::Exchange).await?;
+    println!("merchant: approves");
+    p.merchant_decides(&case_id, true).await?;
+    println!(
+        "buyer: ships it back with the saga's return label; warehouse: receives, accepts all \
+         (resellable)"
+    );
+    p.return_leg(&placed, &case_id, |_| (Inspection::Accepted, true))
+        .await?;
+    println!("warehouse: picks the replacement (completes the stock-check work order)");
+    p.warehouse_answers(&case_id, true, within).await?;
+    finish(p, &case_id.clone(), within, |p| {
+        Box::pin(async move { p.exchange_effects(&placed, &case_id).await })
+    })
+    .await
+}
+
+async fn reship(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
+    println!("== reship");
+    println!("storefront: order placed and paid (145.00 CNY); courier: delivered; buyer: signed");
+    let placed = p.place_delivered_order().await?;
+    println!("buyer: line B arrived as another product (WRONG_ITEM, with a photo)");
+    let case_id = p
+        .open_case_for(
+            &placed,
+            ReturnsCaseType::Reship,
+            ReasonCode::WrongItem,
+            &[1],
+        )
+        .await?;
+    println!("merchant: approves");
+    p.merchant_decides(&case_id, true).await?;
+    println!(
+        "warehouse: confirms the wrong item from the packing record (verification work order)"
+    );
+    p.warehouse_answers(&case_id, true, within).await?;
+    println!(
+        "saga: reships the right item, issues a merchant-paid return label, credits the buyer"
+    );
+    finish(p, &case_id.clone(), within, |p| {
+        Box::pin(async move { p.reship_effects(&placed, &case_id).await })
+    })
+    .await
+}
+
+async fn repair(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
+    println!("== repair_round_trip");
+    println!("storefront: order placed and paid (145.00 CNY); courier: delivered; buyer: signed");
+    let placed = p.place_delivered_order().await?;
+    println!(
+        "buyer: sends one unit of line A for repair (torn zip); staff: register a repair center \
+         and assign it"
+    );
+    let r = p.open_repair(&placed).await?;
+    println!(
+        "saga: issues the label toward the repair center; courier: delivers; repair center: \
+         acknowledges and starts diagnosing"
+    );
+    p.repair_center_receives(&r, within).await?;
+    println!("repair center: liquid damage voids the warranty; quotes 80.00");
+    p.repair_center_diagnoses(&r, Finding::Quote(8_000)).await?;
+    println!("buyer: approves the quote the saga showed; saga: charges it");
+    p.buyer_answers_quote(&r, true, within).await?;
+    println!("repair center: reports the item repaired once the charge went through");
+    p.repair_center_finishes(&r, true, within).await?;
+    println!("saga: ships the item back; courier: the buyer signs for it");
+    p.courier_brings_it_back(&r, within).await?;
+    finish_key(p, &r.saga_key(), within, |p| {
+        Box::pin(async move {
+            p.repair_effects(
+                &r,
+                RepairOutcome::Repaired {
+                    charged: Some(8_000),
+                },
+            )
+            .await
+        })
+    })
+    .await
+}
+
+async fn arbitration(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
+    println!("== arbitration");
+    println!("storefront: order placed and paid (145.00 CNY); courier: delivered; buyer: signed");
+    let placed = p.place_delivered_order().await?;
+    println!(
+        "buyer: refund without return for a stained jacket (QUALITY, photo); merchant: rejects"
+    );
+    let case_id = p.rejected_refund_only(&placed).await?;
+    println!("buyer: escalates to the platform (平台介入): money on the case is frozen");
+    let key = p.escalate(&placed, &case_id).await?;
+    println!("merchant: uploads the packing video before the evidence deadline");
+    p.merchant_submits_evidence(&case_id).await?;
+    println!("platform: rules for the buyer");
+    p.platform_rules(&case_id, RulingOutcome::ForBuyer, None, within)
+        .await?;
+    let requested = p
+        .case(&case_id)
+        .await?
+        .requested_amount
+        .map(|m| m.minor_units)
+        .unwrap_or(0);
+    let split = requested / 2;
+    println!(
+        "merchant: appeals within the window; platform: final ruling SPLIT ({split} of {requested})"
+    );
+    p.appeal_ruling(&placed, &case_id, true).await?;
+    p.platform_rules(&case_id, RulingOutcome::Split, Some(split), within)
+        .await?;
+    finish_key(p, &key, within, |p| {
+        Box::pin(async move {
+            p.arbitration_effects(
+                &placed,
+                &case_id,
+                Verdict::Award(split),
+                ArbitrationStatus::Final,
+            )
+            .await
+        })
+    })
+    .await
+}
+
 async fn complaint_work_orders(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
     println!("== complaint_work_orders");
     let placed = p.place_order().await?;
@@ -195,12 +348,28 @@ async fn finish<'a>(
         Box<dyn std::future::Future<Output = anyhow::Result<Vec<String>>> + 'a>,
     >,
 ) -> anyhow::Result<bool> {
+    finish_key(p, &format!("case:{case_id}"), within, effects).await
+}
+
+/// Like [`finish`], for the saga of any business key (`repair:<id>`, `arbitration:<..>`).
+async fn finish_key<'a>(
+    p: &'a mut Parties,
+    business_key: &str,
+    within: Duration,
+    effects: impl FnOnce(
+        &'a mut Parties,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = anyhow::Result<Vec<String>>> + 'a>,
+    >,
+) -> anyhow::Result<bool> {
     let summary = match p
-        .try_wait_saga(case_id, within, aftersales_demo::terminal)
+        .try_wait_key(business_key, within, aftersales_demo::terminal)
         .await
     {
         Ok(s) => s,
-        Err(last) => anyhow::bail!("the saga of case {case_id} did not finish in time: {last:?}"),
+        Err(last) => {
+            anyhow::bail!("the saga of {business_key} did not finish in time: {last:?}")
+        }
     };
     let saga = p.saga(&summary.saga_id).await?;
     print_timeline(&saga);

@@ -179,6 +179,40 @@ impl TestEnv {
         EventProbe::bind(&self.prefix, binding).await
     }
 
+    /// Waits until this env's queue `queue` (e.g. `orchestrator.events`) has at least
+    /// `consumers` consumers. A service reports SERVING before its consumers have declared and
+    /// bound their queues; an event published before its queue is bound is lost, so a test that
+    /// triggers a flow right after start must wait for this first.
+    pub async fn wait_for_consumers(&self, queue: &str, consumers: u32, within: Duration) {
+        let name = format!("{}{queue}", self.prefix);
+        let deadline = Instant::now() + within;
+        let (conn, _) = self.amqp_channel().await;
+        loop {
+            // A passive declare of a missing queue closes the channel: a fresh one each time.
+            let ch = conn.create_channel().await.expect("amqp channel");
+            let got = ch
+                .queue_declare(
+                    name.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await;
+            if got.is_ok_and(|q| q.consumer_count() >= consumers) {
+                break;
+            }
+            let _ = ch.close(200, "".into()).await;
+            assert!(
+                Instant::now() < deadline,
+                "{name} has fewer than {consumers} consumers after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = conn.close(200, "done".into()).await;
+    }
+
     /// Opens an AMQP channel (for tests that publish or inspect queues directly).
     pub async fn amqp_channel(&self) -> (Connection, Channel) {
         let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())

@@ -103,6 +103,10 @@ pub fn merchant_decision() -> Vec<Step> {
                 "returns.arbitration.opened" => WaitOutcome::Fail("escalated".into()),
                 _ => {
                     data.insert("approved".into(), json!(true));
+                    // An accepted offer (or a ruling) may settle without the goods coming back.
+                    if let Ok(case) = returns::Case::decode(event.snapshot.as_slice()) {
+                        data.insert("return_required".into(), json!(case.return_required));
+                    }
                     WaitOutcome::Done
                 }
             },
@@ -282,13 +286,19 @@ fn take_refund_amount(data: &mut Data, _: Option<&Value>, result: &CmdResult) ->
     };
     data.insert("amount_minor".into(), json!(amount.minor_units));
     data.insert("currency".into(), json!(amount.currency));
-    let accepted: Vec<Value> = case
+    // After an inspection only the accepted items are refunded; without a return (nothing was
+    // inspected) every item of the case is.
+    let inspected = case.items.iter().any(|i| {
+        i.inspection == returns::InspectionStatus::Accepted as i32
+            || i.inspection == returns::InspectionStatus::Rejected as i32
+    });
+    let refunded: Vec<Value> = case
         .items
         .iter()
-        .filter(|i| i.inspection == returns::InspectionStatus::Accepted as i32)
+        .filter(|i| !inspected || i.inspection == returns::InspectionStatus::Accepted as i32)
         .map(|i| json!({ "line_id": i.line_id, "quantity": i.quantity }))
         .collect();
-    data.insert("items".into(), Value::Array(accepted));
+    data.insert("items".into(), Value::Array(refunded));
     Outcome::Done
 }
 

@@ -8,6 +8,9 @@ mod common;
 
 mod commands;
 mod complaints;
+mod flows_delivery;
+mod flows_exchange_reship;
+mod flows_repair_arbitration;
 mod logistics;
 mod orders;
 mod payments;

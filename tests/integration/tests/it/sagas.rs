@@ -15,13 +15,13 @@ use aftersales_test_support::Exchange;
 use std::time::Duration;
 use tonic::Code;
 
-const LONG: Duration = Duration::from_secs(60);
+pub(crate) const LONG: Duration = Duration::from_secs(60);
 
 fn op_actor() -> Option<aftersales_proto::common::v1::Actor> {
     actor(ActorKind::Staff, "sre-1")
 }
 
-fn steps_with(saga: &orch::Saga, outcome: &str) -> Vec<String> {
+pub(crate) fn steps_with(saga: &orch::Saga, outcome: &str) -> Vec<String> {
     saga.timeline
         .iter()
         .filter(|e| e.outcome == outcome)
@@ -666,6 +666,28 @@ async fn a_buyer_who_never_ships_the_return_gets_the_case_closed() {
     let case = w.case(&case_id).await.unwrap();
     assert_eq!(case.status, CaseStatus::Closed as i32);
     assert!(w.refunds(&placed).await.unwrap().is_empty());
+    // The return label the saga issued was never used: it is voided.
+    let labels = w
+        .case_shipments(
+            &placed,
+            &case_id,
+            aftersales_proto::logistics::v1::Direction::Return,
+        )
+        .await
+        .unwrap();
+    assert_eq!(labels.len(), 1, "{labels:?}");
+    assert_eq!(
+        labels[0].waybill_state,
+        aftersales_proto::logistics::v1::WaybillState::Voided as i32,
+        "{labels:?}"
+    );
     let saga = w.saga(&s.saga_id).await.unwrap();
-    assert!(steps_with(&saga, "succeeded").contains(&"close_for_no_shipment".to_owned()));
+    let done = steps_with(&saga, "succeeded");
+    for step in [
+        "issue_return_label",
+        "close_for_no_shipment",
+        "void_return_label",
+    ] {
+        assert!(done.contains(&step.to_owned()), "{step} not in {done:?}");
+    }
 }

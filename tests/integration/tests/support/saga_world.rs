@@ -13,11 +13,19 @@ use aftersales_proto::orchestrator::v1::{
 };
 use aftersales_proto::orders::v1::orders_service_client::OrdersServiceClient;
 use aftersales_proto::payments::v1::payments_service_client::PaymentsServiceClient;
+use aftersales_proto::repairs::v1::repairs_service_client::RepairsServiceClient;
 use aftersales_proto::returns::v1::returns_service_client::ReturnsServiceClient;
 use aftersales_test_support::TestEnv;
 use std::time::Duration;
 
-pub const SERVICES: [&str; 5] = ["orders", "returns", "logistics", "payments", "complaints"];
+pub const SERVICES: [&str; 6] = [
+    "orders",
+    "returns",
+    "repairs",
+    "logistics",
+    "payments",
+    "complaints",
+];
 
 pub struct World {
     pub env: TestEnv,
@@ -28,7 +36,7 @@ pub struct World {
 }
 
 impl World {
-    /// Starts the five services and the orchestrator (`orch_env`: its extra settings).
+    /// Starts the six services and the orchestrator (`orch_env`: its extra settings).
     pub async fn start(orch_env: &[(&str, &str)]) -> Self {
         Self::start_with(orch_env, &[]).await
     }
@@ -59,6 +67,11 @@ impl World {
         for _ in 1..replicas {
             orch_ch = env.start("orchestrator", orch_env).await;
         }
+        // SERVING comes before the consumers bind their queues: a trigger published before the
+        // orchestrator's event queue is bound would be lost.
+        let consumers = u32::try_from(replicas).unwrap_or(u32::MAX);
+        env.wait_for_consumers("orchestrator.events", consumers, Duration::from_secs(30))
+            .await;
         Self {
             p: Parties::new(
                 channels[0].clone(),
@@ -66,6 +79,7 @@ impl World {
                 channels[2].clone(),
                 channels[3].clone(),
                 channels[4].clone(),
+                channels[5].clone(),
                 orch_ch,
             ),
             orch_env: orch_env
@@ -101,6 +115,7 @@ impl World {
         match service {
             "orders" => self.p.orders = OrdersServiceClient::new(ch),
             "returns" => self.p.returns = ReturnsServiceClient::new(ch),
+            "repairs" => self.p.repairs = RepairsServiceClient::new(ch),
             "logistics" => self.p.logistics = LogisticsServiceClient::new(ch),
             "payments" => self.p.payments = PaymentsServiceClient::new(ch),
             "complaints" => self.p.complaints = ComplaintsServiceClient::new(ch),
