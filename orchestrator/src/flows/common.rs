@@ -480,3 +480,16 @@ pub fn await_work_order(name: &'static str, department: Department) -> WaitStep 
 pub fn work_order_done(data: &Data) -> bool {
     data.get("work_order_done") == Some(&json!(true))
 }
+
+/// Tells returns the replacement (exchange) or reship left, in the shipment kept under `field`.
+pub fn replacement_shipped(c: &Ctx, field: &str) -> Result<Cmd, String> {
+    Ok(Cmd::new(
+        "returns",
+        &returns::MarkReplacementShippedRequest {
+            idempotency_key: c.key.into(),
+            actor: Some(system()),
+            case_id: c.str("case_id")?,
+            shipment_id: c.str(field)?,
+        },
+    ))
+}

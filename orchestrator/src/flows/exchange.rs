@@ -15,12 +15,12 @@
 
 use super::common::{
     MarkRefunding, case_start, follow_up_shipment, join, keep_shipment, keep_work_order,
-    line_progress, merchant_decision, refund_and_close, system, void_shipment, work_order,
-    work_order_done,
+    line_progress, merchant_decision, refund_and_close, replacement_shipped, void_shipment,
+    work_order, work_order_done,
 };
 use super::return_leg;
 use crate::engine::flow::{
-    Branch, Cmd, CommandStep, DecisionStep, Department, Flow, Next, ParallelStep, Step, Trigger,
+    Branch, CommandStep, DecisionStep, Department, Flow, Next, ParallelStep, Step, Trigger,
 };
 use aftersales_proto::complaints::v1 as complaints;
 use aftersales_proto::logistics::v1 as logistics;
@@ -92,15 +92,7 @@ pub fn definition() -> Flow {
                     .department(Department::Warehouse),
                 ),
                 Step::Command(CommandStep::new("mark_replacement_shipped", |c| {
-                    Ok(Cmd::new(
-                        "returns",
-                        &returns::MarkReplacementShippedRequest {
-                            idempotency_key: c.key.into(),
-                            actor: Some(system()),
-                            case_id: c.str("case_id")?,
-                            shipment_id: c.str("replacement_shipment_id")?,
-                        },
-                    ))
+                    replacement_shipped(c, "replacement_shipment_id")
                 })),
                 Step::Parallel(ParallelStep {
                     name: "count_replaced_lines",

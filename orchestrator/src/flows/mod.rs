@@ -29,3 +29,16 @@ pub fn registry() -> Result<Registry, String> {
         delivery_exceptions::late_delivery(),
     ])
 }
+
+/// What a flow's decision step decides on `data` (for the flows' unit tests).
+#[cfg(test)]
+pub fn decide(
+    flow: &crate::engine::flow::Flow,
+    name: &str,
+    data: &crate::engine::flow::Data,
+) -> Result<crate::engine::flow::Next, String> {
+    match flow.steps.iter().find(|s| s.name() == name) {
+        Some(crate::engine::flow::Step::Decision(d)) => (d.decide)(data),
+        _ => Err(format!("{name} is not a decision of {}", flow.name)),
+    }
+}

@@ -571,11 +571,7 @@ mod tests {
     }
 
     fn decide(name: &str, data: &Data) -> Next {
-        let flow = definition();
-        let Some(Step::Decision(d)) = flow.steps.iter().find(|s| s.name() == name) else {
-            panic!("{name} is a decision");
-        };
-        (d.decide)(data).unwrap()
+        crate::flows::decide(&definition(), name, data).unwrap()
     }
 
     #[test]

@@ -14,7 +14,8 @@
 
 use super::common::{
     amount, case_start, follow_up_shipment, keep_shipment, keep_work_order, line_progress,
-    merchant_decision, order_lines, system, void_shipment, work_order, work_order_done,
+    merchant_decision, order_lines, replacement_shipped, system, void_shipment, work_order,
+    work_order_done,
 };
 use crate::engine::flow::{
     Branch, Cmd, CommandStep, Ctx, Data, DecisionStep, Department, Flow, Next, ParallelStep, Step,
@@ -102,15 +103,7 @@ pub fn definition() -> Flow {
             .department(Department::Delivery),
         ),
         Step::Command(CommandStep::new("mark_reshipped", |c| {
-            Ok(Cmd::new(
-                "returns",
-                &returns::MarkReplacementShippedRequest {
-                    idempotency_key: c.key.into(),
-                    actor: Some(system()),
-                    case_id: c.str("case_id")?,
-                    shipment_id: c.str("reship_shipment_id")?,
-                },
-            ))
+            replacement_shipped(c, "reship_shipment_id")
         })),
         Step::Parallel(ParallelStep {
             name: "count_reshipped_lines",
@@ -204,12 +197,7 @@ mod tests {
 
     use super::*;
 
-    fn decide(flow: &Flow, name: &str, data: &Data) -> Result<Next, String> {
-        let Some(Step::Decision(d)) = flow.steps.iter().find(|s| s.name() == name) else {
-            panic!("{name} is a decision");
-        };
-        (d.decide)(data)
-    }
+    use crate::flows::decide;
 
     #[test]
     fn a_refuted_claim_fails_and_a_wrong_item_gets_a_label_and_compensation() {
