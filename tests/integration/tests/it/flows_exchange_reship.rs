@@ -3,6 +3,7 @@
 //! test checks the saga's steps and the final state of every service the flow touched.
 
 use crate::saga_world::*;
+use crate::sagas::{LONG, steps_with};
 use aftersales_proto::common::v1::ActorKind;
 use aftersales_proto::complaints::v1::{self as complaints, WorkOrderStatus};
 use aftersales_proto::logistics::v1::{Direction, FeePayer, WaybillState};
@@ -13,19 +14,9 @@ use aftersales_proto::returns::v1::{
 };
 use std::time::Duration;
 
-const LONG: Duration = Duration::from_secs(60);
-
 /// Order line indexes of `Parties::place_order`: A (2 × 70.00, 10.00 discount), B (1 × 15.00).
 const LINE_A: usize = 0;
 const LINE_B: usize = 1;
-
-fn steps_with(saga: &orch::Saga, outcome: &str) -> Vec<String> {
-    saga.timeline
-        .iter()
-        .filter(|e| e.outcome == outcome)
-        .map(|e| e.step.clone())
-        .collect()
-}
 
 /// Asserts each of `steps` has a timeline entry with `outcome`.
 fn assert_steps(saga: &orch::Saga, outcome: &str, steps: &[&str]) {
@@ -612,5 +603,59 @@ async fn an_unanswered_exchange_stock_check_parks_the_saga_past_its_sla() {
     assert_eq!(
         line_progress(&mut w, &placed).await,
         vec![(0, 0, 0), (0, 0, 0)]
+    );
+}
+
+#[tokio::test]
+async fn an_exchange_escalated_while_the_replacement_ships_voids_its_waybill_and_compensates() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_delivered_order().await.unwrap();
+    let case_id = w.open_case(&placed, CaseType::Exchange).await.unwrap();
+    w.merchant_decides(&case_id, true).await.unwrap();
+    w.return_leg(&placed, &case_id, |_| (Inspection::Accepted, true))
+        .await
+        .unwrap();
+    // While the warehouse picks the replacement the buyer escalates the inspected case: returns
+    // freezes it, so recording the shipped replacement fails and the saga undoes the shipment.
+    w.await_warehouse_work_order(&case_id, LONG).await.unwrap();
+    w.escalate(&placed, &case_id).await.unwrap();
+    w.warehouse_answers(&case_id, true, LONG).await.unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Compensated, "{s:?}");
+
+    // logistics: the replacement was created, then its waybill voided by the compensation.
+    let replacement = w
+        .case_shipments(&placed, &case_id, Direction::Replacement)
+        .await
+        .unwrap();
+    assert_eq!(replacement.len(), 1, "{replacement:?}");
+    assert_eq!(replacement[0].waybill_state, WaybillState::Voided as i32);
+    // returns: still inspected, frozen by the arbitration, nothing shipped or refunded.
+    let case = w.case(&case_id).await.unwrap();
+    assert_eq!(case.status, CaseStatus::Inspected as i32);
+    assert!(case.replacement_shipment_id.is_empty());
+    // orders and payments: nothing replaced, nothing refunded.
+    assert_eq!(
+        line_progress(&mut w, &placed).await,
+        vec![(0, 0, 0), (0, 0, 0)]
+    );
+    assert!(w.refunds(&placed).await.unwrap().is_empty());
+
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    assert!(
+        saga.timeline
+            .iter()
+            .any(|e| e.step == "mark_replacement_shipped"
+                && e.outcome == "business_failure"
+                && e.detail.contains("arbitration_open")),
+        "{:?}",
+        saga.timeline
+    );
+    assert!(
+        saga.timeline.iter().any(|e| e.step == "ship_replacement"
+            && e.kind == "compensation"
+            && e.outcome == "succeeded"),
+        "{:?}",
+        saga.timeline
     );
 }

@@ -4,6 +4,7 @@
 //! and the saga's own step log.
 
 use crate::saga_world::*;
+use crate::sagas::{LONG, steps_with};
 use aftersales_demo::arbitration::Verdict;
 use aftersales_demo::repair::{Finding, Repair, RepairOutcome};
 use aftersales_proto::orchestrator::v1::{self as orch, SagaStatus};
@@ -11,18 +12,6 @@ use aftersales_proto::repairs::v1::{
     QuoteDecision, RepairState, UnrepairableResolution, UnrepairedReason,
 };
 use aftersales_proto::returns::v1::{ArbitrationStatus, CaseStatus, RulingOutcome};
-use std::time::Duration;
-
-const LONG: Duration = Duration::from_secs(60);
-
-/// Steps of the saga's timeline with this outcome, in order.
-fn steps_with(saga: &orch::Saga, outcome: &str) -> Vec<String> {
-    saga.timeline
-        .iter()
-        .filter(|e| e.outcome == outcome)
-        .map(|e| e.step.clone())
-        .collect()
-}
 
 /// Asserts that every one of `steps` has an entry with `outcome` in the saga's timeline.
 fn assert_steps(saga: &orch::Saga, outcome: &str, steps: &[&str]) {
