@@ -444,31 +444,68 @@ impl Parties {
             } else {
                 actor(ActorKind::Staff, "dept-lead")
             };
-            self.complaints
-                .assign_work_order(complaints::AssignWorkOrderRequest {
-                    idempotency_key: key(),
-                    actor: who.clone(),
-                    work_order_id: wo.work_order_id.clone(),
-                    assignee: "dept-lead".into(),
-                })
-                .await?;
-            self.complaints
-                .start_work_order(complaints::StartWorkOrderRequest {
-                    idempotency_key: key(),
-                    actor: who.clone(),
-                    work_order_id: wo.work_order_id.clone(),
-                })
-                .await?;
-            self.complaints
-                .complete_work_order(complaints::CompleteWorkOrderRequest {
-                    idempotency_key: key(),
-                    actor: who,
-                    work_order_id: wo.work_order_id.clone(),
-                    result: "checked the batch: a faulty seal, replaced".into(),
-                })
-                .await?;
+            self.answer_work_order(
+                &wo.work_order_id,
+                who,
+                "dept-lead",
+                Ok("checked the batch: a faulty seal, replaced"),
+            )
+            .await?;
         }
         Ok(orders.len())
+    }
+
+    /// A department answers a work order as `who`: takes it (for `assignee`), starts it, and
+    /// completes it with `Ok(result)` or rejects it with `Err(reason)`. Returns it as answered.
+    pub async fn answer_work_order(
+        &mut self,
+        work_order_id: &str,
+        who: Option<Actor>,
+        assignee: &str,
+        answer: Result<&str, &str>,
+    ) -> anyhow::Result<complaints::WorkOrder> {
+        self.complaints
+            .assign_work_order(complaints::AssignWorkOrderRequest {
+                idempotency_key: key(),
+                actor: who.clone(),
+                work_order_id: work_order_id.into(),
+                assignee: assignee.into(),
+            })
+            .await?;
+        self.complaints
+            .start_work_order(complaints::StartWorkOrderRequest {
+                idempotency_key: key(),
+                actor: who.clone(),
+                work_order_id: work_order_id.into(),
+            })
+            .await?;
+        let answered = match answer {
+            Ok(result) => {
+                self.complaints
+                    .complete_work_order(complaints::CompleteWorkOrderRequest {
+                        idempotency_key: key(),
+                        actor: who,
+                        work_order_id: work_order_id.into(),
+                        result: result.into(),
+                    })
+                    .await?
+                    .into_inner()
+                    .work_order
+            }
+            Err(reason) => {
+                self.complaints
+                    .reject_work_order(complaints::RejectWorkOrderRequest {
+                        idempotency_key: key(),
+                        actor: who,
+                        work_order_id: work_order_id.into(),
+                        reason: reason.into(),
+                    })
+                    .await?
+                    .into_inner()
+                    .work_order
+            }
+        };
+        answered.context("empty response")
     }
 
     /// Customer service calls the customer back (回访) once the complaint is resolved.
@@ -1189,48 +1226,14 @@ impl Parties {
         within: Duration,
     ) -> anyhow::Result<complaints::WorkOrder> {
         let wo = self.await_warehouse_work_order(case_id, within).await?;
-        let lead = actor(ActorKind::Staff, "warehouse-lead");
-        let id = wo.work_order_id;
-        self.complaints
-            .assign_work_order(complaints::AssignWorkOrderRequest {
-                idempotency_key: key(),
-                actor: lead.clone(),
-                work_order_id: id.clone(),
-                assignee: "warehouse-lead".into(),
-            })
-            .await?;
-        self.complaints
-            .start_work_order(complaints::StartWorkOrderRequest {
-                idempotency_key: key(),
-                actor: lead.clone(),
-                work_order_id: id.clone(),
-            })
-            .await?;
-        let answered = if done {
-            self.complaints
-                .complete_work_order(complaints::CompleteWorkOrderRequest {
-                    idempotency_key: key(),
-                    actor: lead,
-                    work_order_id: id,
-                    result: "checked against the packing record: confirmed".into(),
-                })
-                .await?
-                .into_inner()
-                .work_order
+        let answer = if done {
+            Ok("checked against the packing record: confirmed")
         } else {
-            self.complaints
-                .reject_work_order(complaints::RejectWorkOrderRequest {
-                    idempotency_key: key(),
-                    actor: lead,
-                    work_order_id: id,
-                    reason: "not possible: out of stock, or the packing record shows it shipped"
-                        .into(),
-                })
-                .await?
-                .into_inner()
-                .work_order
+            Err("not possible: out of stock, or the packing record shows it shipped")
         };
-        answered.context("empty response")
+        let lead = actor(ActorKind::Staff, "warehouse-lead");
+        self.answer_work_order(&wo.work_order_id, lead, "warehouse-lead", answer)
+            .await
     }
 
     /// Waits for the open warehouse work order of the case: the oldest one still open (a saga

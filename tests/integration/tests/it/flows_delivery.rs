@@ -86,33 +86,14 @@ async fn a_stuck_shipment_opens_a_delivery_work_order_that_the_team_closes() {
         shipment.exception_kind,
         aftersales_proto::logistics::v1::ExceptionKind::Stuck as i32
     );
-    let lead = actor(ActorKind::Staff, "delivery-lead");
-    w.complaints
-        .assign_work_order(complaints::AssignWorkOrderRequest {
-            idempotency_key: key(),
-            actor: lead.clone(),
-            work_order_id: wo.work_order_id.clone(),
-            assignee: "courier-liaison".into(),
-        })
-        .await
-        .unwrap();
-    w.complaints
-        .start_work_order(complaints::StartWorkOrderRequest {
-            idempotency_key: key(),
-            actor: lead.clone(),
-            work_order_id: wo.work_order_id.clone(),
-        })
-        .await
-        .unwrap();
-    w.complaints
-        .complete_work_order(complaints::CompleteWorkOrderRequest {
-            idempotency_key: key(),
-            actor: lead,
-            work_order_id: wo.work_order_id.clone(),
-            result: "the courier found the parcel at the Hangzhou hub".into(),
-        })
-        .await
-        .unwrap();
+    w.answer_work_order(
+        &wo.work_order_id,
+        actor(ActorKind::Staff, "delivery-lead"),
+        "courier-liaison",
+        Ok("the courier found the parcel at the Hangzhou hub"),
+    )
+    .await
+    .unwrap();
     let s = wait_flow(&mut w, "stuck_shipment", terminal).await;
     assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
     assert!(
