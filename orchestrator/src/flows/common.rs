@@ -59,7 +59,6 @@ pub fn case_start(
         "merchant_pays_return_shipping".into(),
         json!(case.merchant_pays_return_shipping),
     );
-    data.insert("reason".into(), json!(case.reason));
     Ok(Some((format!("case:{}", case.case_id), data)))
 }
 

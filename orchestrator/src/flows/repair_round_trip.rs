@@ -307,31 +307,19 @@ pub fn definition() -> Flow {
                     })
                 },
             }),
-            Step::Command(
-                CommandStep::new("convert_to_refund", |c| {
-                    Ok(Cmd::new(
-                        "repairs",
-                        &repairs::ConvertRepairRequest {
-                            idempotency_key: c.key.into(),
-                            actor: Some(system()),
-                            repair_order_id: c.str("repair_id")?,
-                            resolution: repairs::UnrepairableResolution::Refund as i32,
-                        },
-                    ))
-                })
-                .on_result(|d, _, r| {
-                    match r.decode::<repairs::ConvertRepairResponse>() {
-                        Ok(r) => {
-                            d.insert(
-                                "resolution".into(),
-                                json!(r.repair_order.map(|o| o.resolution).unwrap_or_default()),
-                            );
-                            Outcome::Done
-                        }
-                        Err(e) => Outcome::Fail(e),
-                    }
-                }),
-            ),
+            // The saga converts to a refund (the default when the buyer does not choose);
+            // `open_case` opens a refund case for anything but an exchange.
+            Step::Command(CommandStep::new("convert_to_refund", |c| {
+                Ok(Cmd::new(
+                    "repairs",
+                    &repairs::ConvertRepairRequest {
+                        idempotency_key: c.key.into(),
+                        actor: Some(system()),
+                        repair_order_id: c.str("repair_id")?,
+                        resolution: repairs::UnrepairableResolution::Refund as i32,
+                    },
+                ))
+            })),
             Step::Command(
                 CommandStep::new("open_case", open_case)
                     .on_result(keep_case)
