@@ -492,3 +492,8 @@ pub fn replacement_shipped(c: &Ctx, field: &str) -> Result<Cmd, String> {
         },
     ))
 }
+
+/// `percent` % of `minor` units, rounded down; never overflows (an absurd amount saturates).
+pub fn percent_of(minor: i64, percent: i64) -> i64 {
+    minor.saturating_mul(percent) / 100
+}

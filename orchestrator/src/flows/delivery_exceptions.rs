@@ -8,7 +8,7 @@
 //! late_delivery:   orders.order.delivered_late ─▶ pay_overtime [pivot] (store credit)
 //! ```
 
-use super::common::{keep_work_order, system, work_order};
+use super::common::{keep_work_order, percent_of, system, work_order};
 use crate::engine::flow::{Cmd, CommandStep, Data, Department, Flow, Step, Trigger};
 use aftersales_proto::common::v1::Money;
 use aftersales_proto::complaints::v1 as complaints;
@@ -127,7 +127,7 @@ fn start_late(event: &DomainEvent) -> Result<Option<(String, Data)>, String> {
     let late = orders::OrderDeliveredLate::decode(event.snapshot.as_slice())
         .map_err(|e| format!("undecodable late delivery snapshot: {e}"))?;
     let paid = late.paid_amount.unwrap_or_default();
-    let amount = paid.minor_units * OVERTIME_COMPENSATION_PERCENT / 100;
+    let amount = percent_of(paid.minor_units, OVERTIME_COMPENSATION_PERCENT);
     if amount <= 0 {
         return Ok(None);
     }

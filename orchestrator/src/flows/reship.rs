@@ -14,8 +14,8 @@
 
 use super::common::{
     amount, case_start, follow_up_shipment, keep_shipment, keep_work_order, line_progress,
-    merchant_decision, order_lines, replacement_shipped, system, void_shipment, work_order,
-    work_order_done,
+    merchant_decision, order_lines, percent_of, replacement_shipped, system, void_shipment,
+    work_order, work_order_done,
 };
 use crate::engine::flow::{
     Branch, Cmd, CommandStep, Ctx, Data, DecisionStep, Department, Flow, Next, ParallelStep, Step,
@@ -163,7 +163,7 @@ fn compensation_minor(data: &Data) -> i64 {
         .get("amount_minor")
         .and_then(serde_json::Value::as_i64)
         .unwrap_or(0);
-    value * WRONG_ITEM_COMPENSATION_PERCENT / 100
+    percent_of(value, WRONG_ITEM_COMPENSATION_PERCENT)
 }
 
 fn compensate_buyer(c: &Ctx) -> Result<Cmd, String> {
