@@ -349,7 +349,8 @@ pub fn balance_to_pb(a: &StoreCreditAccount) -> pb::StoreCreditBalance {
 pub fn charge_to_pb(c: &Charge) -> pb::Charge {
     pb::Charge {
         charge_id: c.id.to_string(),
-        repair_id: c.repair_id.to_string(),
+        repair_id: opt_id(c.charge_for.repair_id()),
+        case_id: opt_id(c.charge_for.case_id()),
         quote_id: opt_id(c.quote_id),
         buyer_id: c.buyer_id.to_string(),
         merchant_id: c.merchant_id.to_string(),

@@ -13,11 +13,11 @@ pub mod convert;
 
 use crate::Config;
 use crate::domain::{
-    Actor, ActorKind, BuyerId, CaseId, Charge, ChargeId, ChargeStatus, ChargebackId, Compensation,
-    CompensationId, ComplaintId, CreditSource, Event, MerchantId, NewCharge, NewChargeback,
-    NewCompensation, NewDebit, NewPayment, NewRefund, OrderId, Payment, PaymentId, PaymentMethod,
-    Payout, Policy, ProviderOutcome, QuoteId, Refund, RefundDestination, RefundId, RepairId,
-    VoidEffect, scopes, validate,
+    Actor, ActorKind, BuyerId, CaseId, Charge, ChargeFor, ChargeId, ChargeStatus, ChargebackId,
+    Compensation, CompensationId, ComplaintId, CreditSource, Event, MerchantId, NewCharge,
+    NewChargeback, NewCompensation, NewDebit, NewPayment, NewRefund, OrderId, Payment, PaymentId,
+    PaymentMethod, Payout, Policy, ProviderOutcome, QuoteId, Refund, RefundDestination, RefundId,
+    RepairId, VoidEffect, scopes, validate,
 };
 use crate::messaging::events;
 use crate::provider::{self, PaymentProvider, Sandbox};
@@ -210,6 +210,20 @@ async fn publish_all(
 
 fn id_filter(field: &str, raw: &str) -> AppResult<Option<uuid::Uuid>> {
     edge::optional_uuid(field, raw)
+}
+
+/// Exactly one of `repair_id` and `case_id` names what a charge pays for.
+fn charge_for(repair_id: &str, case_id: &str) -> AppResult<ChargeFor> {
+    let repair = edge::optional_uuid("repair_id", repair_id)?;
+    let case = edge::optional_uuid("case_id", case_id)?;
+    match (repair, case) {
+        (Some(r), None) => Ok(ChargeFor::Repair(RepairId(r))),
+        (None, Some(c)) => Ok(ChargeFor::Case(CaseId(c))),
+        _ => Err(AppError::field(
+            "repair_id",
+            "exactly one of repair_id and case_id is required",
+        )),
+    }
 }
 
 fn optional_reason(field: &str, raw: &str) -> AppResult<Option<String>> {
@@ -834,7 +848,7 @@ impl PaymentsService for PaymentsApi {
         let req = request.into_inner();
         let input = NewCharge {
             idempotency_key: convert::idempotency_key(&req.idempotency_key)?,
-            repair_id: RepairId(edge::uuid("repair_id", &req.repair_id)?),
+            charge_for: charge_for(&req.repair_id, &req.case_id)?,
             quote_id: edge::optional_uuid("quote_id", &req.quote_id)?.map(QuoteId),
             buyer_id: BuyerId(edge::uuid("buyer_id", &req.buyer_id)?),
             merchant_id: MerchantId(edge::uuid("merchant_id", &req.merchant_id)?),
@@ -856,10 +870,10 @@ impl PaymentsService for PaymentsApi {
                 move |tx| {
                     Box::pin(async move {
                         let conn = tx.conn();
-                        // One active charge per repair: serialise creators of the same repair.
-                        repo::lock_key(conn, &format!("payments.repair:{}", input.repair_id))
+                        // One active charge per repair or case: serialise its creators.
+                        repo::lock_key(conn, &format!("payments.charge_for:{}", input.charge_for))
                             .await?;
-                        let existing = repo::charges_of_repair(conn, input.repair_id).await?;
+                        let existing = repo::charges_for(conn, input.charge_for).await?;
                         let (mut charge, ev) = Charge::create(input, &existing, now)?;
                         repo::insert_charge(conn, &charge).await?;
                         tx.publish(&events::charge_event(&charge, ev)).await?;
@@ -917,11 +931,13 @@ impl PaymentsService for PaymentsApi {
     ) -> Result<Response<pb::ListChargesResponse>, Status> {
         let req = request.into_inner();
         let page = edge::page(req.page.as_ref())?;
-        let repair_id = id_filter("repair_id", &req.repair_id)?;
-        let buyer_id = id_filter("buyer_id", &req.buyer_id)?;
-        let status = convert::optional_enum("status", req.status, convert::charge_status_from_pb)?;
-        let mut rows =
-            repo::list_charges(&self.store.db, repair_id, buyer_id, status, page).await?;
+        let filter = repo::ChargeFilter {
+            repair_id: id_filter("repair_id", &req.repair_id)?,
+            case_id: id_filter("case_id", &req.case_id)?,
+            buyer_id: id_filter("buyer_id", &req.buyer_id)?,
+            status: convert::optional_enum("status", req.status, convert::charge_status_from_pb)?,
+        };
+        let mut rows = repo::list_charges(&self.store.db, &filter, page).await?;
         let next = edge::next_page(&mut rows, page, |c| c.id.0);
         Ok(Response::new(pb::ListChargesResponse {
             items: rows.iter().map(convert::charge_to_pb).collect(),

@@ -1,11 +1,12 @@
-//! Charges for repair quotes approved by the buyer, taken before the repair starts:
+//! Charges for repair quotes approved by the buyer, taken before the repair starts, and for the
+//! price difference of an exchange for a dearer replacement, taken before it ships:
 //! `PENDING → SUCCEEDED | FAILED`; `PENDING | SUCCEEDED → VOIDED` (the saga compensation:
 //! release the authorization, or refund the captured money).
 
 use super::provider::{provider_key, scopes};
 use crate::domain::validate::IdempotencyKey;
 use crate::domain::{
-    Actor, ActorKind, BuyerId, ChargeId, CreditSource, Event, MerchantId, PaymentMethod,
+    Actor, ActorKind, BuyerId, CaseId, ChargeId, CreditSource, Event, MerchantId, PaymentMethod,
     ProviderOperation, ProviderOutcome, ProviderRequest, QuoteId, RepairId, StoreCreditAccount,
     StoreCreditEntry, validate,
 };
@@ -22,8 +23,42 @@ text_enum!(
     }
 );
 
+/// What a charge pays for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeFor {
+    /// A repair quote the buyer approved.
+    Repair(RepairId),
+    /// The price difference of an exchange case.
+    Case(CaseId),
+}
+
+impl ChargeFor {
+    pub fn repair_id(&self) -> Option<RepairId> {
+        match self {
+            Self::Repair(id) => Some(*id),
+            Self::Case(_) => None,
+        }
+    }
+
+    pub fn case_id(&self) -> Option<CaseId> {
+        match self {
+            Self::Case(id) => Some(*id),
+            Self::Repair(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ChargeFor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Repair(id) => write!(f, "repair {id}"),
+            Self::Case(id) => write!(f, "case {id}"),
+        }
+    }
+}
+
 impl ChargeStatus {
-    /// A pending or succeeded charge blocks another charge for the same repair.
+    /// A pending or succeeded charge blocks another charge for the same repair or case.
     pub fn is_active(&self) -> bool {
         matches!(self, Self::Pending | Self::Succeeded)
     }
@@ -42,7 +77,7 @@ pub enum VoidEffect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCharge {
     pub idempotency_key: IdempotencyKey,
-    pub repair_id: RepairId,
+    pub charge_for: ChargeFor,
     pub quote_id: Option<QuoteId>,
     pub buyer_id: BuyerId,
     pub merchant_id: MerchantId,
@@ -54,7 +89,7 @@ pub struct NewCharge {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
     pub id: ChargeId,
-    pub repair_id: RepairId,
+    pub charge_for: ChargeFor,
     pub quote_id: Option<QuoteId>,
     pub buyer_id: BuyerId,
     pub merchant_id: MerchantId,
@@ -74,7 +109,8 @@ pub struct Charge {
 }
 
 impl Charge {
-    /// Creates a PENDING charge. `existing` are the charges already stored for the repair.
+    /// Creates a PENDING charge. `existing` are the charges already stored for the same repair
+    /// or case.
     /// Rules: `actor_not_allowed` (SYSTEM, STAFF, or the BUYER charged), `charge_already_active`;
     /// fields: `method` (cash on delivery cannot be charged), `amount` > 0.
     pub fn create(
@@ -101,13 +137,13 @@ impl Charge {
         }
         if let Some(active) = existing
             .iter()
-            .find(|c| c.repair_id == input.repair_id && c.status.is_active())
+            .find(|c| c.charge_for == input.charge_for && c.status.is_active())
         {
             return Err(DomainError::rule(
                 "charge_already_active",
                 format!(
-                    "repair {} already has charge {} ({})",
-                    input.repair_id,
+                    "{} already has charge {} ({})",
+                    input.charge_for,
                     active.id,
                     active.status.as_str().to_lowercase()
                 ),
@@ -115,7 +151,7 @@ impl Charge {
         }
         let charge = Charge {
             id: ChargeId::generate(now),
-            repair_id: input.repair_id,
+            charge_for: input.charge_for,
             quote_id: input.quote_id,
             buyer_id: input.buyer_id,
             merchant_id: input.merchant_id,
@@ -253,7 +289,7 @@ impl Charge {
                 ),
             ));
         }
-        let reason = format!("repair charge {}", self.repair_id);
+        let reason = format!("charge for {}", self.charge_for);
         match account.debit(
             self.amount,
             CreditSource::Charge,
@@ -327,7 +363,7 @@ mod tests {
     fn new_charge(method: PaymentMethod) -> NewCharge {
         NewCharge {
             idempotency_key: key("charge-1"),
-            repair_id: REPAIR,
+            charge_for: ChargeFor::Repair(REPAIR),
             quote_id: Some(QuoteId(Uuid::from_u128(0x5555))),
             buyer_id: BUYER,
             merchant_id: MERCHANT,
@@ -436,7 +472,10 @@ mod tests {
             }
             // Another repair is not blocked.
             let mut other = new_charge(PaymentMethod::Card);
-            other.repair_id = RepairId(Uuid::from_u128(1));
+            other.charge_for = ChargeFor::Repair(RepairId(Uuid::from_u128(1)));
+            assert!(Charge::create(other.clone(), std::slice::from_ref(&prior), t0()).is_ok());
+            // Nor is a case charge, even with the same id.
+            other.charge_for = ChargeFor::Case(CaseId(REPAIR.0));
             assert!(Charge::create(other, &[prior], t0()).is_ok());
         }
     }

@@ -64,7 +64,7 @@ pub mod validate;
 mod fixtures;
 
 pub use actor::{Actor, ActorKind, not_allowed};
-pub use charge::{Charge, ChargeStatus, NewCharge, VoidEffect};
+pub use charge::{Charge, ChargeFor, ChargeStatus, NewCharge, VoidEffect};
 pub use chargeback::{Chargeback, ChargebackResolution, ChargebackStatus, NewChargeback};
 pub use compensation::{
     Compensation, CompensationIssued, CompensationKind, CompensationStatus, NewCompensation, Payout,

@@ -3,7 +3,9 @@
 //! business keys (ids other services correlate on).
 
 use crate::api::convert;
-use crate::domain::{Charge, Chargeback, Compensation, Event, Payment, Refund, StoreCreditEntry};
+use crate::domain::{
+    Charge, ChargeFor, Chargeback, Compensation, Event, Payment, Refund, StoreCreditEntry,
+};
 use aftersales_platform::messages::domain_event;
 use aftersales_platform::outbox::OutboundMessage;
 
@@ -105,10 +107,13 @@ pub fn entry_event(e: &StoreCreditEntry, ev: Event) -> OutboundMessage {
 pub fn charge_event(c: &Charge, ev: Event) -> OutboundMessage {
     let mut keys = vec![
         ("charge_id", c.id.to_string()),
-        ("repair_id", c.repair_id.to_string()),
         ("buyer_id", c.buyer_id.to_string()),
         ("merchant_id", c.merchant_id.to_string()),
     ];
+    match c.charge_for {
+        ChargeFor::Repair(id) => keys.push(("repair_id", id.to_string())),
+        ChargeFor::Case(id) => keys.push(("case_id", id.to_string())),
+    }
     if let Some(q) = c.quote_id {
         keys.push(("quote_id", q.to_string()));
     }

@@ -11,7 +11,7 @@ use super::entities::{
     charge, chargeback, compensation, payment, refund, store_credit_account, store_credit_entry,
 };
 use crate::domain::{
-    Actor, BuyerId, CaseId, Charge, ChargeId, ChargeStatus, Chargeback, ChargebackId,
+    Actor, BuyerId, CaseId, Charge, ChargeFor, ChargeId, ChargeStatus, Chargeback, ChargebackId,
     ChargebackResolution, ChargebackStatus, Compensation, CompensationId, CompensationKind,
     CompensationStatus, ComplaintId, CreditSource, EntryKind, IdempotencyKey, MerchantId, OrderId,
     Payment, PaymentId, PaymentMethod, Payout, QuoteId, Refund, RefundDestination, RefundId,
@@ -746,7 +746,8 @@ pub async fn list_entries<C: ConnectionTrait>(
 fn charge_model(c: &Charge) -> AppResult<charge::Model> {
     Ok(charge::Model {
         id: c.id.0,
-        repair_id: c.repair_id.0,
+        repair_id: c.charge_for.repair_id().map(|id| id.0),
+        case_id: c.charge_for.case_id().map(|id| id.0),
         quote_id: c.quote_id.map(|q| q.0),
         buyer_id: c.buyer_id.0,
         merchant_id: c.merchant_id.0,
@@ -769,7 +770,16 @@ fn charge_model(c: &Charge) -> AppResult<charge::Model> {
 fn charge_domain(m: charge::Model) -> AppResult<Charge> {
     Ok(Charge {
         id: ChargeId(m.id),
-        repair_id: RepairId(m.repair_id),
+        charge_for: match (m.repair_id, m.case_id) {
+            (Some(r), None) => ChargeFor::Repair(RepairId(r)),
+            (None, Some(c)) => ChargeFor::Case(CaseId(c)),
+            _ => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "charge {} pays for neither exactly one repair nor one case",
+                    m.id
+                )));
+            }
+        },
         quote_id: m.quote_id.map(QuoteId),
         buyer_id: BuyerId(m.buyer_id),
         merchant_id: MerchantId(m.merchant_id),
@@ -805,13 +815,17 @@ pub async fn lock_charge<C: ConnectionTrait>(conn: &C, id: ChargeId) -> AppResul
     charge_domain(row)
 }
 
-/// The charges of a repair (the caller holds the repair's advisory lock).
-pub async fn charges_of_repair<C: ConnectionTrait>(
+/// The charges of a repair or case (the caller holds its advisory lock).
+pub async fn charges_for<C: ConnectionTrait>(
     conn: &C,
-    repair_id: RepairId,
+    charge_for: ChargeFor,
 ) -> AppResult<Vec<Charge>> {
+    let filter = match charge_for {
+        ChargeFor::Repair(id) => charge::Column::RepairId.eq(id.0),
+        ChargeFor::Case(id) => charge::Column::CaseId.eq(id.0),
+    };
     charge::Entity::find()
-        .filter(charge::Column::RepairId.eq(repair_id.0))
+        .filter(filter)
         .order_by_asc(charge::Column::Id)
         .all(conn)
         .await?
@@ -834,22 +848,31 @@ pub async fn save_charge<C: ConnectionTrait>(conn: &C, c: &Charge) -> AppResult<
     Ok(())
 }
 
+/// Optional filters of `ListCharges`.
+pub struct ChargeFilter {
+    pub repair_id: Option<Uuid>,
+    pub case_id: Option<Uuid>,
+    pub buyer_id: Option<Uuid>,
+    pub status: Option<ChargeStatus>,
+}
+
 pub async fn list_charges<C: ConnectionTrait>(
     conn: &C,
-    repair_id: Option<Uuid>,
-    buyer_id: Option<Uuid>,
-    status: Option<ChargeStatus>,
+    filter: &ChargeFilter,
     page: Page,
 ) -> AppResult<Vec<Charge>> {
     use charge::Column as C;
     let mut cond = Condition::all();
-    if let Some(v) = repair_id {
+    if let Some(v) = filter.repair_id {
         cond = cond.add(C::RepairId.eq(v));
     }
-    if let Some(v) = buyer_id {
+    if let Some(v) = filter.case_id {
+        cond = cond.add(C::CaseId.eq(v));
+    }
+    if let Some(v) = filter.buyer_id {
         cond = cond.add(C::BuyerId.eq(v));
     }
-    if let Some(v) = status {
+    if let Some(v) = filter.status {
         cond = cond.add(C::Status.eq(v.as_str()));
     }
     let q = page_asc(charge::Entity::find().filter(cond), C::Id, page);

@@ -990,10 +990,18 @@ async fn repair_charges_one_active_per_repair_and_void() {
         amount: cny(15_000),
         method: PaymentMethod::Card as i32,
         actor: system(),
+        ..Default::default()
     };
     let mut cod = req.clone();
     cod.method = PaymentMethod::CashOnDelivery as i32;
     assert_invalid(&client.create_charge(cod).await.unwrap_err(), "method");
+    // A charge pays for exactly one repair or one case.
+    let mut both = req.clone();
+    both.case_id = uuid();
+    assert_invalid(&client.create_charge(both).await.unwrap_err(), "repair_id");
+    let mut neither = req.clone();
+    neither.repair_id.clear();
+    assert_invalid(&client.create_charge(neither).await.unwrap_err(), "repair_id");
 
     let charge = client
         .create_charge(req.clone())
@@ -1046,6 +1054,49 @@ async fn repair_charges_one_active_per_repair_and_void() {
             .await;
         assert!(ev.is_some(), "{key}");
     }
+
+    // An exchange's price difference: one active charge per case, listed by case, with the
+    // case in its events.
+    let case = uuid();
+    let mut for_case = req.clone();
+    for_case.idempotency_key = key();
+    for_case.repair_id.clear();
+    for_case.quote_id.clear();
+    for_case.case_id = case.clone();
+    let case_charge = client
+        .create_charge(for_case.clone())
+        .await
+        .expect("case charge")
+        .into_inner()
+        .charge
+        .expect("charge");
+    assert_eq!(case_charge.case_id, case);
+    assert!(case_charge.repair_id.is_empty());
+    for_case.idempotency_key = key();
+    assert_rule(
+        &client.create_charge(for_case).await.unwrap_err(),
+        "charge_already_active",
+    );
+    let listed = client
+        .list_charges(ListChargesRequest {
+            case_id: case.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].charge_id, case_charge.charge_id);
+    let ev = events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "payments.charge.succeeded"
+                && e.event.entity_id == case_charge.charge_id
+        })
+        .await
+        .expect("case charge event");
+    assert_eq!(ev.event.keys.get("case_id"), Some(&case));
+    assert!(!ev.event.keys.contains_key("repair_id"));
 }
 
 #[tokio::test]
@@ -1090,6 +1141,7 @@ async fn a_void_the_provider_has_not_confirmed_saves_nothing_and_a_retry_finishe
             amount: cny(15_000),
             method: PaymentMethod::Card as i32,
             actor: system(),
+            ..Default::default()
         })
         .await
         .expect("charge")

@@ -5,7 +5,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub repair_id: Uuid,
+    pub repair_id: Option<Uuid>,
+    pub case_id: Option<Uuid>,
     pub quote_id: Option<Uuid>,
     pub buyer_id: Uuid,
     pub merchant_id: Uuid,
