@@ -47,6 +47,7 @@ impl Parties {
                 .map(|l| returns::CaseItemInput {
                     line_id: l.line_id.clone(),
                     quantity: l.quantity,
+                    ..Default::default()
                 })
                 .collect(),
             ..Default::default()

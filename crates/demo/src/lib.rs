@@ -620,6 +620,53 @@ impl Parties {
         reason: returns::ReasonCode,
         lines: &[usize],
     ) -> anyhow::Result<String> {
+        let items: Vec<_> = lines.iter().map(|&n| (n, None)).collect();
+        self.open_case_with(placed, case_type, reason, &items).await
+    }
+
+    /// Opens an exchange (no reason given) of every unit of the lines at `lines`, each replaced
+    /// by the variant named with it (another SKU at another unit price, in minor units of the
+    /// order's currency). Returns the case id.
+    pub async fn open_exchange_for_variants(
+        &mut self,
+        placed: &Placed,
+        lines: &[(usize, &str, i64)],
+    ) -> anyhow::Result<String> {
+        let currency = placed
+            .order
+            .paid_amount
+            .as_ref()
+            .map(|m| m.currency.clone())
+            .unwrap_or_default();
+        let items: Vec<(usize, Option<returns::Replacement>)> = lines
+            .iter()
+            .map(|&(n, sku, unit_price)| {
+                let replacement = returns::Replacement {
+                    sku: sku.into(),
+                    unit_price: Some(Money {
+                        minor_units: unit_price,
+                        currency: currency.clone(),
+                    }),
+                };
+                (n, Some(replacement))
+            })
+            .collect();
+        self.open_case_with(
+            placed,
+            returns::CaseType::Exchange,
+            returns::ReasonCode::NoReason,
+            &items,
+        )
+        .await
+    }
+
+    async fn open_case_with(
+        &mut self,
+        placed: &Placed,
+        case_type: returns::CaseType,
+        reason: returns::ReasonCode,
+        lines: &[(usize, Option<returns::Replacement>)],
+    ) -> anyhow::Result<String> {
         use returns::ReasonCode as R;
         let evidence = matches!(
             reason,
@@ -633,15 +680,16 @@ impl Parties {
         };
         let items = lines
             .iter()
-            .map(|&n| {
+            .map(|(n, replacement)| {
                 let l = placed
                     .order
                     .lines
-                    .get(n)
+                    .get(*n)
                     .with_context(|| format!("the order has no line {n}"))?;
                 Ok(returns::CaseItemInput {
                     line_id: l.line_id.clone(),
                     quantity: l.quantity,
+                    replacement: replacement.clone(),
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -871,6 +919,23 @@ impl Parties {
             .payments
             .list_refunds(payments::ListRefundsRequest {
                 payment_id: placed.payment_id.clone(),
+                page: Some(PageRequest {
+                    page_size: 200,
+                    page_token: String::new(),
+                }),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .items)
+    }
+
+    /// Every charge of a case (an exchange's price difference).
+    pub async fn case_charges(&mut self, case_id: &str) -> anyhow::Result<Vec<payments::Charge>> {
+        Ok(self
+            .payments
+            .list_charges(payments::ListChargesRequest {
+                case_id: case_id.into(),
                 page: Some(PageRequest {
                     page_size: 200,
                     page_token: String::new(),
@@ -1307,7 +1372,9 @@ impl Parties {
     /// What a completed exchange saga must leave behind, exactly once: the return leg (label
     /// used, rejected items shipped back, accepted resellable items restocked), one REPLACEMENT
     /// shipment for the case (merchant pays) recorded on the completed case, the accepted units
-    /// counted as replaced and none refunded, and no refund.
+    /// counted as replaced and none refunded, and the accepted items' price difference settled
+    /// once: one succeeded charge when the replacement is dearer, one refund when it is cheaper,
+    /// no money at all at the same price.
     pub async fn exchange_effects(
         &mut self,
         placed: &Placed,
@@ -1341,9 +1408,43 @@ impl Parties {
                 other.len()
             )),
         }
+        // The price difference of the accepted items: charged before the replacement shipped
+        // when dearer, refunded after when cheaper, exactly once; nothing at the same price.
+        let accepted = || {
+            case.items
+                .iter()
+                .filter(|i| i.inspection == returns::InspectionStatus::Accepted as i32)
+        };
+        let minor = |m: &Option<Money>| m.as_ref().map_or(0, |m| m.minor_units);
+        let net: i64 = accepted()
+            .map(|i| minor(&i.difference_to_pay) - minor(&i.difference_to_refund))
+            .sum();
         let (count, total) = self.money_refunded(placed).await?;
-        if count != 0 {
-            problems.push(format!("{count} refunds totalling {total} on an exchange"));
+        let want = if net < 0 { (1, -net) } else { (0, 0) };
+        if (count, total) != want {
+            problems.push(format!(
+                "{count} refunds totalling {total} on an exchange instead of {} of {}",
+                want.0, want.1
+            ));
+        }
+        let charged: Vec<i64> = self
+            .case_charges(case_id)
+            .await?
+            .iter()
+            .filter(|c| c.status != payments::ChargeStatus::Failed as i32)
+            .map(|c| {
+                if c.status == payments::ChargeStatus::Succeeded as i32 {
+                    minor(&c.amount)
+                } else {
+                    -1
+                }
+            })
+            .collect();
+        let want: Vec<i64> = if net > 0 { vec![net] } else { Vec::new() };
+        if charged != want {
+            problems.push(format!(
+                "charges {charged:?} (-1: not succeeded) instead of {want:?}"
+            ));
         }
         let order = self.order(placed).await?;
         for line in &order.lines {

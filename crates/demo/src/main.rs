@@ -177,8 +177,13 @@ async fn exchange(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
     println!("== exchange");
     println!("storefront: order placed and paid (145.00 CNY); courier: delivered; buyer: signed");
     let placed = p.place_delivered_order().await?;
-    println!("buyer: exchange of every unit (wrong size)");
-    let case_id = p.open_case(&placed, ReturnsCaseType::Exchange).await?;
+    println!(
+        "buyer: exchange of the two kettles (wrong size) for the XL at 80.00 each: 30.00 more \
+         than the 130.00 paid for them"
+    );
+    let case_id = p
+        .open_exchange_for_variants(&placed, &[(0, "KETTLE-XL", 8_000)])
+        .await?;
     println!("merchant: approves");
     p.merchant_decides(&case_id, true).await?;
     println!(
@@ -187,7 +192,10 @@ async fn exchange(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {
     );
     p.return_leg(&placed, &case_id, |_| (Inspection::Accepted, true))
         .await?;
-    println!("warehouse: picks the replacement (completes the stock-check work order)");
+    println!(
+        "warehouse: picks the replacement (completes the stock-check work order); the saga \
+         charges the 30.00 difference before it ships"
+    );
     p.warehouse_answers(&case_id, true, within).await?;
     finish(p, &case_id.clone(), within, |p| {
         Box::pin(async move { p.exchange_effects(&placed, &case_id).await })

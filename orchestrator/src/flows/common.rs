@@ -351,6 +351,61 @@ pub fn record_refund(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> 
     }
 }
 
+/// Keeps the charge id and its status (`PENDING`, `SUCCEEDED` or `FAILED`).
+pub fn keep_charge(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Outcome {
+    let charge = match result.decode::<payments::CreateChargeResponse>() {
+        Ok(r) => r.charge.unwrap_or_default(),
+        Err(e) => return Outcome::Fail(e),
+    };
+    let status = payments::ChargeStatus::try_from(charge.status)
+        .unwrap_or(payments::ChargeStatus::Unspecified)
+        .as_str_name()
+        .trim_start_matches("CHARGE_STATUS_")
+        .to_owned();
+    data.insert("charge_id".into(), json!(charge.charge_id));
+    data.insert("charge_status".into(), json!(status));
+    Outcome::Done
+}
+
+pub fn charge_status(data: &Data) -> Option<&str> {
+    data.get("charge_status").and_then(Value::as_str)
+}
+
+/// The compensation of a charge: release the authorization, or refund what was captured.
+pub fn void_charge(c: &Ctx, reason: &str) -> Result<Cmd, String> {
+    Ok(Cmd::new(
+        "payments",
+        &payments::VoidChargeRequest {
+            idempotency_key: c.key.into(),
+            charge_id: c.str("charge_id")?,
+            reason: reason.into(),
+            actor: Some(system()),
+        },
+    ))
+}
+
+/// The provider's late answer to a PENDING charge (24 h, then park for finance).
+pub fn await_charge(name: &'static str, park: &'static str) -> WaitStep {
+    WaitStep {
+        name,
+        events: &["payments.charge.succeeded", "payments.charge.failed"],
+        key_name: "charge_id",
+        key_value: |c| c.str("charge_id"),
+        on_event: |data, _, event| {
+            let ok = event.name == "payments.charge.succeeded";
+            data.insert(
+                "charge_status".into(),
+                json!(if ok { "SUCCEEDED" } else { "FAILED" }),
+            );
+            WaitOutcome::Done
+        },
+        deadline: ("charge_confirmation", Duration::from_secs(24 * 3600)),
+        on_timeout: OnTimeout::Park(park),
+        retry_from: None,
+        department: Department::Finance,
+    }
+}
+
 /// A shipment logistics addresses itself from the order's forward shipment (a return label, a
 /// reship, a replacement, a repair leg); the flow names only its direction and who pays.
 pub fn follow_up_shipment(

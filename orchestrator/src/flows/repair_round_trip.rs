@@ -20,7 +20,10 @@
 //! Labels already used cannot be voided, so only the charge and the ship-back waybill have
 //! compensations.
 
-use super::common::{follow_up_shipment, keep_shipment, system, void_shipment};
+use super::common::{
+    await_charge, charge_status, follow_up_shipment, keep_charge, keep_shipment, system,
+    void_charge, void_shipment,
+};
 use crate::engine::flow::{
     Cmd, CmdResult, CommandStep, Ctx, Data, DecisionStep, Department, Flow, Next, OnTimeout,
     Outcome, Step, Trigger, WaitOutcome, WaitStep,
@@ -159,17 +162,7 @@ pub fn definition() -> Flow {
             Step::Command(
                 CommandStep::new("charge", charge)
                     .on_result(keep_charge)
-                    .compensate(|c| {
-                        Ok(Cmd::new(
-                            "payments",
-                            &payments::VoidChargeRequest {
-                                idempotency_key: c.key.into(),
-                                charge_id: c.str("charge_id")?,
-                                reason: "the repair saga was undone".into(),
-                                actor: Some(system()),
-                            },
-                        ))
-                    })
+                    .compensate(|c| void_charge(c, "the repair saga was undone"))
                     .department(Department::Finance),
             ),
             Step::Decision(DecisionStep {
@@ -182,24 +175,10 @@ pub fn definition() -> Flow {
                     })
                 },
             }),
-            Step::Wait(WaitStep {
-                name: "await_charge",
-                events: &["payments.charge.succeeded", "payments.charge.failed"],
-                key_name: "charge_id",
-                key_value: |c| c.str("charge_id"),
-                on_event: |data, _, event| {
-                    let ok = event.name == "payments.charge.succeeded";
-                    data.insert(
-                        "charge_status".into(),
-                        json!(if ok { "SUCCEEDED" } else { "FAILED" }),
-                    );
-                    WaitOutcome::Done
-                },
-                deadline: ("charge_confirmation", Duration::from_secs(24 * 3600)),
-                on_timeout: OnTimeout::Park("the repair charge was not confirmed in time"),
-                retry_from: None,
-                department: Department::Finance,
-            }),
+            Step::Wait(await_charge(
+                "await_charge",
+                "the repair charge was not confirmed in time",
+            )),
             Step::Decision(DecisionStep {
                 name: "charge_confirmed",
                 decide: |d| {
@@ -271,15 +250,7 @@ pub fn definition() -> Flow {
             }),
             Step::Command(
                 CommandStep::new("void_charge", |c| {
-                    Ok(Cmd::new(
-                        "payments",
-                        &payments::VoidChargeRequest {
-                            idempotency_key: c.key.into(),
-                            charge_id: c.str("charge_id")?,
-                            reason: "the item could not be repaired".into(),
-                            actor: Some(system()),
-                        },
-                    ))
+                    void_charge(c, "the item could not be repaired")
                 })
                 .on_result(|d, _, _| {
                     // Voided: nothing is left for a compensation to undo.
@@ -444,10 +415,6 @@ fn state(data: &Data) -> Option<&str> {
     data.get("state").and_then(Value::as_str)
 }
 
-fn charge_status(data: &Data) -> Option<&str> {
-    data.get("charge_status").and_then(Value::as_str)
-}
-
 fn quote(c: &Ctx) -> Result<Money, String> {
     Ok(Money {
         minor_units: c.i64("quote_minor")?,
@@ -469,21 +436,6 @@ fn charge(c: &Ctx) -> Result<Cmd, String> {
             ..Default::default()
         },
     ))
-}
-
-fn keep_charge(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Outcome {
-    let charge = match result.decode::<payments::CreateChargeResponse>() {
-        Ok(r) => r.charge.unwrap_or_default(),
-        Err(e) => return Outcome::Fail(e),
-    };
-    let status = payments::ChargeStatus::try_from(charge.status)
-        .unwrap_or(payments::ChargeStatus::Unspecified)
-        .as_str_name()
-        .trim_start_matches("CHARGE_STATUS_")
-        .to_owned();
-    data.insert("charge_id".into(), json!(charge.charge_id));
-    data.insert("charge_status".into(), json!(status));
-    Outcome::Done
 }
 
 /// The case an unrepairable item becomes, opened by customer service for the buyer.
@@ -511,6 +463,7 @@ fn open_case(c: &Ctx) -> Result<Cmd, String> {
             items: vec![returns::CaseItemInput {
                 line_id: c.str("line_id")?,
                 quantity: 1,
+                ..Default::default()
             }],
             ..Default::default()
         },

@@ -184,12 +184,19 @@ pub fn record_stage(data: &mut Data, _: Option<&Value>, event: &DomainEvent) -> 
                     "rejected": i.inspection == returns::InspectionStatus::Rejected as i32,
                     "resellable": i.inspection == returns::InspectionStatus::Accepted as i32
                         && i.condition.as_ref().is_some_and(|c| c.resellable),
+                    // An exchange's price difference: > 0 the buyer pays, < 0 gets back.
+                    "difference_minor": minor(i.difference_to_pay.as_ref())
+                        .saturating_sub(minor(i.difference_to_refund.as_ref())),
                 })
             })
             .collect();
         data.insert("inspected_items".into(), Value::Array(items));
     }
     WaitOutcome::Done
+}
+
+fn minor(m: Option<&aftersales_proto::common::v1::Money>) -> i64 {
+    m.map(|m| m.minor_units).unwrap_or_default()
 }
 
 /// The items the warehouse accepted (`{item_id, line_id, quantity, ..}`).

@@ -4,8 +4,9 @@
 use crate::domain::{
     Actor, ActorKind, Arbitration, ArbitrationStatus, Case, CaseId, CaseItem, CaseItemId,
     CaseStatus, CaseType, Channel, Disposition, EvidenceRef, HistoryEntry, InspectionStatus,
-    InterceptionStatus, ItemCondition, NewCase, NewCaseItem, OfferStatus, OrderLineId, ReasonCode,
-    ReceptionStatus, RefundBreakdown, Responsibility, ReturnProgress, RulingOutcome, ShipmentState,
+    InterceptionStatus, ItemCondition, NewCase, NewCaseItem, OfferStatus, OrderLineId,
+    PriceDifference, ReasonCode, ReceptionStatus, RefundBreakdown, Replacement, Responsibility,
+    ReturnProgress, RulingOutcome, ShipmentState,
 };
 use aftersales_kernel::Money;
 use aftersales_platform::{AppError, AppResult, edge};
@@ -138,10 +139,11 @@ pub fn money(field: &str, value: Option<&common::Money>) -> AppResult<Money> {
     edge::money(field, value)
 }
 
-/// Case items asked for: 1..=100, each a line id and a quantity >= 1, lines distinct.
-pub fn case_items(items: &[pb::CaseItemInput]) -> AppResult<Vec<(OrderLineId, u32)>> {
+/// Case items asked for: 1..=100, each a line id and a quantity >= 1, lines distinct, with an
+/// optional replacement (an exchange's variant; the domain checks the rest).
+pub fn case_items(items: &[pb::CaseItemInput]) -> AppResult<Vec<NewCaseItem>> {
     edge::item_count("items", items, 1)?;
-    let mut out: Vec<(OrderLineId, u32)> = Vec::with_capacity(items.len());
+    let mut out: Vec<NewCaseItem> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let line = OrderLineId(edge::uuid(&format!("items[{i}].line_id"), &item.line_id)?);
         if item.quantity == 0 {
@@ -150,13 +152,31 @@ pub fn case_items(items: &[pb::CaseItemInput]) -> AppResult<Vec<(OrderLineId, u3
                 "must be at least 1",
             ));
         }
-        if out.iter().any(|(l, _)| *l == line) {
+        if out.iter().any(|o| o.line_id == line) {
             return Err(AppError::field(
                 format!("items[{i}].line_id"),
                 "is duplicated",
             ));
         }
-        out.push((line, item.quantity));
+        let replacement = item
+            .replacement
+            .as_ref()
+            .map(|r| {
+                Ok::<_, AppError>(Replacement {
+                    sku: r.sku.trim().to_owned(),
+                    unit_price: money(
+                        &format!("items[{i}].replacement.unit_price"),
+                        r.unit_price.as_ref(),
+                    )?,
+                })
+            })
+            .transpose()?;
+        out.push(NewCaseItem {
+            item_id: CaseItemId(uuid::Uuid::now_v7()),
+            line_id: line,
+            quantity: item.quantity,
+            replacement,
+        });
     }
     Ok(out)
 }
@@ -180,14 +200,7 @@ impl TryFrom<&pb::CreateCaseRequest> for CreateCase {
         let channel = optional_enum_field("channel", req.channel)?.unwrap_or(Channel::App);
         let description = optional_long_text("description", &req.description)?;
         let evidence = evidence_refs("evidence_refs", &req.evidence_refs)?;
-        let items = case_items(&req.items)?
-            .into_iter()
-            .map(|(line_id, quantity)| NewCaseItem {
-                item_id: CaseItemId(uuid::Uuid::now_v7()),
-                line_id,
-                quantity,
-            })
-            .collect();
+        let items = case_items(&req.items)?;
         if responsibility.is_some() && actor.kind != ActorKind::Staff {
             return Err(AppError::PermissionDenied(
                 "only staff may set the responsibility".into(),
@@ -225,14 +238,7 @@ impl TryFrom<&pb::CheckEligibilityRequest> for Eligibility {
         let order_id = edge::uuid("order_id", &req.order_id)?;
         let case_type = enum_field("case_type", req.case_type)?;
         let reason = enum_field("reason", req.reason)?;
-        let items = case_items(&req.items)?
-            .into_iter()
-            .map(|(line_id, quantity)| NewCaseItem {
-                item_id: CaseItemId(uuid::Uuid::now_v7()),
-                line_id,
-                quantity,
-            })
-            .collect();
+        let items = case_items(&req.items)?;
         let evidence = if req.has_evidence {
             vec![EvidenceRef("eligibility-check".into())]
         } else {
@@ -307,6 +313,18 @@ fn item_to_pb(i: &CaseItem) -> pb::CaseItem {
         }),
         inspected_at: optional_timestamp_to_pb(i.inspected_at),
         disposition: i.disposition.to_pb(),
+        replacement: i.replacement.as_ref().map(|r| pb::Replacement {
+            sku: r.sku.clone(),
+            unit_price: Some(money_to_pb(r.unit_price)),
+        }),
+        difference_to_pay: match i.price_difference() {
+            PriceDifference::BuyerPays(m) => Some(money_to_pb(m)),
+            _ => None,
+        },
+        difference_to_refund: match i.price_difference() {
+            PriceDifference::BuyerGetsBack(m) => Some(money_to_pb(m)),
+            _ => None,
+        },
     }
 }
 
@@ -456,10 +474,12 @@ mod tests {
             pb::CaseItemInput {
                 line_id: line.clone(),
                 quantity: 1,
+                ..Default::default()
             },
             pb::CaseItemInput {
                 line_id: line,
                 quantity: 1,
+                ..Default::default()
             },
         ];
         let err = case_items(&items).unwrap_err();

@@ -44,6 +44,24 @@ impl ItemCondition {
     }
 }
 
+/// The variant an exchanged item is replaced by (another size or colour, maybe at another price).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replacement {
+    pub sku: String,
+    pub unit_price: Money,
+}
+
+/// The price difference of an exchanged item, settled before the replacement ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriceDifference {
+    /// The same price (or no replacement named): nothing to settle.
+    None,
+    /// The replacement costs more: the buyer pays this.
+    BuyerPays(Money),
+    /// The replacement costs less: the buyer gets this back once it shipped.
+    BuyerGetsBack(Money),
+}
+
 /// One order line (and quantity) covered by a case, with its three independent statuses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseItem {
@@ -60,6 +78,34 @@ pub struct CaseItem {
     pub condition: Option<ItemCondition>,
     pub inspected_at: Option<DateTime<Utc>>,
     pub disposition: Disposition,
+    /// EXCHANGE only: the variant asked for; `None` is the same SKU at the same price.
+    pub replacement: Option<Replacement>,
+}
+
+impl CaseItem {
+    /// Replacement price x quantity against what the buyer paid for this item (`refund_amount`).
+    /// The price and quantity were checked at request, so the arithmetic cannot overflow.
+    pub fn price_difference(&self) -> PriceDifference {
+        let Some(r) = &self.replacement else {
+            return PriceDifference::None;
+        };
+        let new_total = r.unit_price.checked_mul(i64::from(self.quantity));
+        let Ok(new_total) = new_total else {
+            return PriceDifference::None;
+        };
+        if new_total.currency() != self.refund_amount.currency() {
+            return PriceDifference::None;
+        }
+        let paid = self.refund_amount.minor();
+        let diff = |m: i64| Money::new(m, new_total.currency()).ok();
+        match new_total.minor().cmp(&paid) {
+            std::cmp::Ordering::Equal => PriceDifference::None,
+            std::cmp::Ordering::Greater => diff(new_total.minor() - paid)
+                .map_or(PriceDifference::None, PriceDifference::BuyerPays),
+            std::cmp::Ordering::Less => diff(paid - new_total.minor())
+                .map_or(PriceDifference::None, PriceDifference::BuyerGetsBack),
+        }
+    }
 }
 
 /// A merchant's partial-refund offer and the buyer's answer.
@@ -174,11 +220,13 @@ pub struct NewCase {
     pub items: Vec<NewCaseItem>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCaseItem {
     pub item_id: CaseItemId,
     pub line_id: OrderLineId,
     pub quantity: u32,
+    /// EXCHANGE only.
+    pub replacement: Option<Replacement>,
 }
 
 impl NewCase {
@@ -213,6 +261,32 @@ impl NewCase {
                     format!("items[{i}].item_id"),
                     "is duplicated",
                 ));
+            }
+            if let Some(r) = &item.replacement {
+                let field = format!("items[{i}].replacement");
+                if self.case_type != CaseType::Exchange {
+                    v.push(FieldViolation::new(
+                        &field,
+                        "only an exchange names a replacement",
+                    ));
+                }
+                let sku = r.sku.trim();
+                if sku.is_empty() {
+                    v.push(FieldViolation::new(format!("{field}.sku"), "is required"));
+                } else if sku.chars().count() > limits::SHORT_TEXT {
+                    v.push(FieldViolation::new(format!("{field}.sku"), "is too long"));
+                }
+                if r.unit_price.minor() == 0 {
+                    v.push(FieldViolation::new(
+                        format!("{field}.unit_price.minor_units"),
+                        "must be greater than zero",
+                    ));
+                } else if r.unit_price.checked_mul(i64::from(item.quantity)).is_err() {
+                    v.push(FieldViolation::new(
+                        format!("{field}.unit_price.minor_units"),
+                        "times the quantity is too large",
+                    ));
+                }
             }
         }
         if v.is_empty() {
@@ -283,6 +357,17 @@ impl Case {
         if new.case_type.moves_money() {
             check_refund_cap(order.paid_amount, new.case_id, refund.total, others)?;
         }
+        let currency = order.paid_amount.currency();
+        for (i, item) in new.items.iter().enumerate() {
+            if let Some(r) = &item.replacement
+                && r.unit_price.currency() != currency
+            {
+                return Err(DomainError::field(
+                    format!("items[{i}].replacement.unit_price.currency"),
+                    format!("must be the order's currency {currency}"),
+                ));
+            }
+        }
         let mut items = Vec::with_capacity(new.items.len());
         for (item, amount) in new.items.iter().zip(per_item) {
             let sku = order
@@ -302,6 +387,7 @@ impl Case {
                 condition: None,
                 inspected_at: None,
                 disposition: Disposition::Pending,
+                replacement: item.replacement.clone(),
             });
         }
         let mut case = Case {
@@ -967,6 +1053,7 @@ pub(crate) mod fixtures {
                     item_id: CaseItemId(uuid::Uuid::from_u128(1000 + n as u128)),
                     line_id: *l,
                     quantity: *q,
+                    replacement: None,
                 })
                 .collect(),
         }
@@ -1076,7 +1163,7 @@ mod tests {
         let cases: [(Edit, &str); 5] = [
             (|n| n.items.clear(), "items"),
             (|n| n.items[0].quantity = 0, "items[0].quantity"),
-            (|n| n.items.push(n.items[0]), "items[1].line_id"),
+            (|n| n.items.push(n.items[0].clone()), "items[1].line_id"),
             (
                 |n| n.description = Some("x".repeat(limits::LONG_TEXT + 1)),
                 "description",
@@ -1089,6 +1176,95 @@ mod tests {
         for (edit, field) in cases {
             let mut n = new_case(CaseType::ReturnRefund, ReasonCode::Quality, &[(l1, 1)]);
             edit(&mut n);
+            match Case::request(n, &o, &[], buyer(&o), now(), &s) {
+                Err(DomainError::Invalid(v)) => assert_eq!(v[0].field, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_exchange_replacement_prices_the_difference() {
+        let o = order();
+        let l1 = o.lines[0].line_id;
+        let s = Settings::default();
+        let with = |price: i64| {
+            let mut n = new_case(CaseType::Exchange, ReasonCode::Quality, &[(l1, 2)]);
+            n.items[0].replacement = Some(Replacement {
+                sku: "KETTLE-L".into(),
+                unit_price: cny(price),
+            });
+            Case::request(n, &o, &[], buyer(&o), now(), &s).unwrap().0
+        };
+        let paid = with(1).items[0].refund_amount.minor();
+        assert!(paid > 0 && paid % 2 == 0);
+        let unit = paid / 2;
+        assert_eq!(
+            with(unit).items[0].price_difference(),
+            PriceDifference::None
+        );
+        assert_eq!(
+            with(unit + 500).items[0].price_difference(),
+            PriceDifference::BuyerPays(cny(1_000))
+        );
+        assert_eq!(
+            with(unit - 300).items[0].price_difference(),
+            PriceDifference::BuyerGetsBack(cny(600))
+        );
+        // The same SKU at the same price: nothing to settle.
+        let n = new_case(CaseType::Exchange, ReasonCode::Quality, &[(l1, 2)]);
+        let c = Case::request(n, &o, &[], buyer(&o), now(), &s).unwrap().0;
+        assert_eq!(c.items[0].price_difference(), PriceDifference::None);
+    }
+
+    #[test]
+    fn a_replacement_is_checked() {
+        let o = order();
+        let l1 = o.lines[0].line_id;
+        let s = Settings::default();
+        let cases: [(CaseType, &str, i64, &str, &str); 5] = [
+            (
+                CaseType::ReturnRefund,
+                "KETTLE-L",
+                100,
+                "CNY",
+                "items[0].replacement",
+            ),
+            (
+                CaseType::Exchange,
+                " ",
+                100,
+                "CNY",
+                "items[0].replacement.sku",
+            ),
+            (
+                CaseType::Exchange,
+                "KETTLE-L",
+                0,
+                "CNY",
+                "items[0].replacement.unit_price.minor_units",
+            ),
+            (
+                CaseType::Exchange,
+                "KETTLE-L",
+                Money::MAX_MINOR,
+                "CNY",
+                "items[0].replacement.unit_price.minor_units",
+            ),
+            (
+                CaseType::Exchange,
+                "KETTLE-L",
+                100,
+                "USD",
+                "items[0].replacement.unit_price.currency",
+            ),
+        ];
+        for (t, sku, price, currency, field) in cases {
+            let mut n = new_case(t, ReasonCode::Quality, &[(l1, 2)]);
+            n.items[0].replacement = Some(Replacement {
+                sku: sku.into(),
+                unit_price: Money::parse(price, currency).unwrap(),
+            });
             match Case::request(n, &o, &[], buyer(&o), now(), &s) {
                 Err(DomainError::Invalid(v)) => assert_eq!(v[0].field, field),
                 other => panic!("{field}: {other:?}"),

@@ -24,7 +24,7 @@ pub use actor::Actor;
 pub use arbitration::{Appeal, Arbitration, Ruling};
 pub use case::{
     AmountOverride, Case, CaseAction, CaseItem, HistoryEntry, ItemCondition, NewCase, NewCaseItem,
-    Offer, ReturnShipment, TypeChange,
+    Offer, PriceDifference, Replacement, ReturnShipment, TypeChange,
 };
 pub use eligibility::{EligibilityQuery, check_eligibility};
 pub use enums::{

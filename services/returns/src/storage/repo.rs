@@ -11,7 +11,7 @@ use crate::domain::{
     Actor, ActorKind, ArbitrationStatus, BuyerId, Case, CaseEvent, CaseId, CaseItem, CaseItemId,
     CaseStatus, CaseType, Channel, Disposition, HistoryEntry, InspectionStatus, InterceptionStatus,
     MerchantId, OrderId, OrderLineId, ReasonCode, ReceptionStatus, RefundBreakdown, Responsibility,
-    ShipmentState,
+    Replacement, ShipmentState,
 };
 use aftersales_kernel::{Currency, Money};
 use aftersales_platform::{AppError, AppResult, edge::Page};
@@ -331,6 +331,8 @@ fn item_model(c: &Case, position: usize, i: &CaseItem) -> AppResult<case_item::M
         inspected_at: i.inspected_at,
         disposition: i.disposition.as_str().to_owned(),
         case_open: c.status.is_open(),
+        replacement_sku: i.replacement.as_ref().map(|r| r.sku.clone()),
+        replacement_unit_price_minor: i.replacement.as_ref().map(|r| r.unit_price.minor()),
     })
 }
 
@@ -352,6 +354,13 @@ fn to_domain(r: case::Model, items: Vec<case_item::Model>) -> AppResult<Case> {
                 condition: i.condition.map(from_json).transpose()?,
                 inspected_at: i.inspected_at,
                 disposition: parse(&i.disposition, Disposition::parse)?,
+                replacement: match (i.replacement_sku, i.replacement_unit_price_minor) {
+                    (Some(sku), Some(price)) => Some(Replacement {
+                        sku,
+                        unit_price: money(price, cur)?,
+                    }),
+                    _ => None,
+                },
             })
         })
         .collect::<AppResult<Vec<_>>>()?;

@@ -659,3 +659,167 @@ async fn an_exchange_escalated_while_the_replacement_ships_voids_its_waybill_and
         saga.timeline
     );
 }
+
+/// The (step, kind) positions of the timeline, to check what ran before what.
+fn position(saga: &orch::Saga, step: &str, outcome: &str) -> usize {
+    saga.timeline
+        .iter()
+        .position(|e| e.step == step && e.outcome == outcome)
+        .unwrap_or_else(|| panic!("{step} never {outcome}: {:?}", saga.timeline))
+}
+
+#[tokio::test]
+async fn an_exchange_for_a_dearer_variant_charges_the_difference_before_it_ships() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_delivered_order().await.unwrap();
+    // Line A (2 units, 130.00 paid after the discount) becomes the XL at 80.00 each: the buyer
+    // owes 30.00. Line B is not part of the case.
+    let case_id = w
+        .open_exchange_for_variants(&placed, &[(LINE_A, "KETTLE-XL", 8_000)])
+        .await
+        .unwrap();
+    let case = w.case(&case_id).await.unwrap();
+    let a = &case.items[LINE_A];
+    assert_eq!(a.replacement.as_ref().unwrap().sku, "KETTLE-XL");
+    assert_eq!(a.difference_to_pay.as_ref().unwrap().minor_units, 3_000);
+    assert_eq!(a.difference_to_refund, None);
+    w.merchant_decides(&case_id, true).await.unwrap();
+    w.return_leg(&placed, &case_id, |_| (Inspection::Accepted, true))
+        .await
+        .unwrap();
+    w.warehouse_answers(&case_id, true, LONG).await.unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    // returns, logistics, orders and payments: one succeeded charge of 30.00 for the case, no
+    // refund, the replacement shipped, both units of line A replaced.
+    assert_eq!(
+        w.exchange_effects(&placed, &case_id).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let charges = w.case_charges(&case_id).await.unwrap();
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    assert_eq!(charges[0].buyer_id, placed.buyer);
+    assert!(charges[0].repair_id.is_empty());
+    assert_eq!(
+        line_progress(&mut w, &placed).await,
+        vec![(2, 0, 0), (0, 0, 0)]
+    );
+
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    assert!(
+        position(&saga, "charge_difference", "succeeded")
+            < position(&saga, "ship_replacement", "sent"),
+        "the difference is paid before the replacement leaves"
+    );
+    assert_never_ran(
+        &saga,
+        &["refund_difference", "mark_refunding", "refund"],
+    );
+}
+
+#[tokio::test]
+async fn an_exchange_for_a_cheaper_variant_refunds_the_accepted_difference_after_it_ships() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_delivered_order().await.unwrap();
+    // Line A becomes the S at 50.00 each (30.00 back); line B a 10.00 variant (5.00 back), but
+    // the warehouse rejects B: it is shipped back, not replaced, and its difference is not owed.
+    let case_id = w
+        .open_exchange_for_variants(
+            &placed,
+            &[(LINE_A, "KETTLE-S", 5_000), (LINE_B, "MUG-S", 1_000)],
+        )
+        .await
+        .unwrap();
+    w.merchant_decides(&case_id, true).await.unwrap();
+    w.return_leg(&placed, &case_id, |n| {
+        if n == LINE_A {
+            (Inspection::Accepted, true)
+        } else {
+            (Inspection::Rejected, false)
+        }
+    })
+    .await
+    .unwrap();
+    w.warehouse_answers(&case_id, true, LONG).await.unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    assert!(s.past_pivot);
+    assert_eq!(
+        w.exchange_effects(&placed, &case_id).await.unwrap(),
+        Vec::<String>::new()
+    );
+    // payments: exactly one refund, of line A's difference, for the case; no charge.
+    let refunds = w.refunds(&placed).await.unwrap();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0].amount.as_ref().unwrap().minor_units, 3_000);
+    assert_eq!(refunds[0].case_id, case_id);
+    assert!(w.case_charges(&case_id).await.unwrap().is_empty());
+    // orders: line A replaced, line B neither replaced nor refunded.
+    assert_eq!(
+        line_progress(&mut w, &placed).await,
+        vec![(2, 0, 0), (0, 0, 0)]
+    );
+
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    assert!(
+        position(&saga, "mark_replacement_shipped", "succeeded")
+            < position(&saga, "refund_difference", "sent"),
+        "the difference is refunded once the replacement shipped"
+    );
+    assert_steps(&saga, "succeeded", &["ship_back_rejected", "refund_difference"]);
+    assert_never_ran(&saga, &["charge_difference", "mark_refunding", "refund"]);
+}
+
+#[tokio::test]
+async fn an_exchange_undone_after_the_difference_was_charged_voids_the_charge_and_the_waybill() {
+    let mut w = World::start(&[]).await;
+    let placed = w.place_delivered_order().await.unwrap();
+    let case_id = w
+        .open_exchange_for_variants(&placed, &[(LINE_A, "KETTLE-XL", 8_000)])
+        .await
+        .unwrap();
+    w.merchant_decides(&case_id, true).await.unwrap();
+    w.return_leg(&placed, &case_id, |_| (Inspection::Accepted, true))
+        .await
+        .unwrap();
+    // The buyer escalates while the warehouse picks the replacement: the difference is charged
+    // and the replacement created, then returns refuses to record it (the case is frozen), and
+    // the compensations void the waybill and the charge, refunding the captured money.
+    w.await_warehouse_work_order(&case_id, LONG).await.unwrap();
+    w.escalate(&placed, &case_id).await.unwrap();
+    w.warehouse_answers(&case_id, true, LONG).await.unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Compensated, "{s:?}");
+
+    let charges = w.case_charges(&case_id).await.unwrap();
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    assert_eq!(
+        charges[0].status,
+        aftersales_proto::payments::v1::ChargeStatus::Voided as i32
+    );
+    assert!(charges[0].refund_on_void, "the captured 30.00 goes back");
+    let replacement = w
+        .case_shipments(&placed, &case_id, Direction::Replacement)
+        .await
+        .unwrap();
+    assert_eq!(replacement.len(), 1, "{replacement:?}");
+    assert_eq!(replacement[0].waybill_state, WaybillState::Voided as i32);
+    assert!(w.refunds(&placed).await.unwrap().is_empty());
+    assert_eq!(
+        line_progress(&mut w, &placed).await,
+        vec![(0, 0, 0), (0, 0, 0)]
+    );
+    let case = w.case(&case_id).await.unwrap();
+    assert_eq!(case.status, CaseStatus::Inspected as i32);
+
+    let saga = w.saga(&s.saga_id).await.unwrap();
+    for step in ["ship_replacement", "charge_difference"] {
+        assert!(
+            saga.timeline.iter().any(|e| e.step == step
+                && e.kind == "compensation"
+                && e.outcome == "succeeded"),
+            "{step} not compensated: {:?}",
+            saga.timeline
+        );
+    }
+}

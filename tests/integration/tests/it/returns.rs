@@ -158,6 +158,7 @@ impl World {
                 .map(|(line, quantity)| CaseItemInput {
                     line_id: order.lines[*line].line_id.clone(),
                     quantity: *quantity,
+                    ..Default::default()
                 })
                 .collect(),
         }
@@ -551,6 +552,7 @@ async fn no_reason_return_is_allowed_on_day_6_and_refused_on_day_8() {
         items: vec![CaseItemInput {
             line_id: day6.lines[0].line_id.clone(),
             quantity: 1,
+            ..Default::default()
         }],
         has_evidence: false,
     };
@@ -731,6 +733,13 @@ async fn rule_violations_name_the_rule() {
     assert_eq!(mine.len(), 2);
 }
 
+fn replacement(sku: &str, unit_price: Option<Money>) -> Replacement {
+    Replacement {
+        sku: sku.into(),
+        unit_price,
+    }
+}
+
 #[tokio::test]
 async fn bad_input_names_the_field_and_writes_nothing() {
     let mut w = World::start().await;
@@ -744,6 +753,7 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         items: vec![CaseItemInput {
             line_id: order.lines[0].line_id.clone(),
             quantity: 1,
+            ..Default::default()
         }],
         has_evidence: true,
     };
@@ -777,6 +787,44 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         ),
         (|r| r.idempotency_key.clear(), "idempotency_key"),
         (|r| r.idempotency_key = "k".repeat(129), "idempotency_key"),
+        // A replacement: only on an exchange, with a SKU and a positive price in the order's
+        // currency.
+        (
+            |r| r.items[0].replacement = Some(replacement("KETTLE-XL", cny(100))),
+            "items[0].replacement",
+        ),
+        (
+            |r| {
+                r.case_type = CaseType::Exchange as i32;
+                r.items[0].replacement = Some(replacement("", cny(100)));
+            },
+            "items[0].replacement.sku",
+        ),
+        (
+            |r| {
+                r.case_type = CaseType::Exchange as i32;
+                r.items[0].replacement = Some(replacement("KETTLE-XL", cny(-5)));
+            },
+            "items[0].replacement.unit_price.minor_units",
+        ),
+        (
+            |r| {
+                r.case_type = CaseType::Exchange as i32;
+                r.items[0].replacement = Some(replacement("KETTLE-XL", None));
+            },
+            "items[0].replacement.unit_price",
+        ),
+        (
+            |r| {
+                r.case_type = CaseType::Exchange as i32;
+                let usd = Money {
+                    minor_units: 100,
+                    currency: "USD".into(),
+                };
+                r.items[0].replacement = Some(replacement("KETTLE-XL", Some(usd)));
+            },
+            "items[0].replacement.unit_price.currency",
+        ),
     ];
     for (edit, field) in cases {
         let mut req = w.case_req(
@@ -942,6 +990,7 @@ async fn unknown_ids_are_not_found() {
             items: vec![CaseItemInput {
                 line_id: uuid::Uuid::new_v4().to_string(),
                 quantity: 1,
+                ..Default::default()
             }],
             ..Default::default()
         })
@@ -987,6 +1036,7 @@ async fn concurrent_cases_on_one_line_open_exactly_one() {
         items: vec![CaseItemInput {
             line_id: order.lines[0].line_id.clone(),
             quantity: 1,
+            ..Default::default()
         }],
         has_evidence: true,
     };

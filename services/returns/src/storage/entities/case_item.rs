@@ -22,6 +22,8 @@ pub struct Model {
     pub inspected_at: Option<DateTimeUtc>,
     pub disposition: String,
     pub case_open: bool,
+    pub replacement_sku: Option<String>,
+    pub replacement_unit_price_minor: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
