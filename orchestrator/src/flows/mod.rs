@@ -20,6 +20,7 @@ pub fn registry() -> Result<Registry, String> {
         refund_only_not_shipped::definition(),
         refund_only_in_transit::definition(),
         return_refund::definition(),
+        complaint_work_orders::definition_v1(),
         complaint_work_orders::definition(),
         exchange::definition(),
         reship::definition(),

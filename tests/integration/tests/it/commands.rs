@@ -658,3 +658,75 @@ async fn refund_only_before_shipment_runs_and_compensates_over_commands() {
     assert_eq!(minor(&after.refunded), 20_000);
     assert_eq!(minor(&after.refundable), 0);
 }
+
+#[tokio::test]
+async fn the_order_read_is_a_saga_command_with_the_apis_answers_and_errors() {
+    let env = TestEnv::new();
+    let mut o = OrdersServiceClient::new(env.start("orders", &[]).await);
+    let mut probe = env.reply_probe().await;
+    let order = order_awaiting_shipment(&mut o).await;
+    let saga = uuid();
+    let mut send = async |request: orders::GetOrderRequest| {
+        let cmd = command_envelope(&saga, &key(), &request);
+        env.send_command(&mut probe, "orders", &cmd, WAIT).await
+    };
+    // what the complaint saga reads: the order as the API returns it
+    let r = send(orders::GetOrderRequest {
+        order_id: order.order_id.clone(),
+        actor: orchestrator(),
+    })
+    .await;
+    assert_eq!(r.outcome(), ReplyOutcome::Success, "{:?}", r.reply);
+    let read = r.result::<orders::GetOrderResponse>().order.unwrap();
+    assert_eq!(read.order_id, order.order_id);
+    assert_eq!(read.version, order.version);
+    assert_eq!(
+        (&read.buyer_id, &read.merchant_id),
+        (&order.buyer_id, &order.merchant_id)
+    );
+    assert_eq!(minor(&read.paid_amount), 20_000);
+    // the API's errors, as business failures naming them
+    let r = send(orders::GetOrderRequest {
+        order_id: "not-a-uuid".into(),
+        actor: orchestrator(),
+    })
+    .await;
+    assert_eq!(
+        (r.outcome(), r.reply.reason.as_str()),
+        (ReplyOutcome::BusinessFailure, "invalid_argument:order_id")
+    );
+    let r = send(orders::GetOrderRequest {
+        order_id: order.order_id.clone(),
+        actor: None,
+    })
+    .await;
+    assert_eq!(r.reply.reason, "invalid_argument:actor");
+    let r = send(orders::GetOrderRequest {
+        order_id: uuid(),
+        actor: orchestrator(),
+    })
+    .await;
+    assert_eq!(
+        (r.outcome(), r.reply.reason.as_str()),
+        (ReplyOutcome::BusinessFailure, "not_found")
+    );
+    // scoped as over gRPC: another buyer does not see it
+    let r = send(orders::GetOrderRequest {
+        order_id: order.order_id.clone(),
+        actor: actor(ActorKind::Buyer, &uuid()),
+    })
+    .await;
+    assert_eq!(r.reply.reason, "not_found");
+    // a read changes nothing
+    let after = o
+        .get_order(orders::GetOrderRequest {
+            order_id: order.order_id.clone(),
+            actor: orchestrator(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(after.version, order.version);
+}

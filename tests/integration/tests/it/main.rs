@@ -8,6 +8,7 @@ mod common;
 
 mod commands;
 mod complaints;
+mod flows_complaints;
 mod flows_delivery;
 mod flows_exchange_reship;
 mod flows_repair_arbitration;

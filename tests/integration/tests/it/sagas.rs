@@ -627,6 +627,41 @@ async fn a_complaint_fans_out_work_orders_joins_them_resolves_and_waits_for_the_
         3,
         "two work orders and the follow-up"
     );
+    // No SLA breached: no compensation is due, the order is not even looked up.
+    assert!(!s.past_pivot);
+    let sent = steps_with(&saga, "sent");
+    for step in ["look_up_order", "compensate_customer"] {
+        assert!(!sent.contains(&step.to_owned()), "{step} in {sent:?}");
+    }
+    let paid = w
+        .payments
+        .list_compensations(aftersales_proto::payments::v1::ListCompensationsRequest {
+            order_id: placed.order.order_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert!(paid.is_empty(), "{paid:?}");
+    let balance = w
+        .payments
+        .get_store_credit_balance(
+            aftersales_proto::payments::v1::GetStoreCreditBalanceRequest {
+                buyer_id: placed.buyer.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        balance
+            .balances
+            .iter()
+            .all(|b| b.balance.as_ref().is_none_or(|m| m.minor_units == 0)),
+        "{balance:?}"
+    );
 }
 
 #[tokio::test]
