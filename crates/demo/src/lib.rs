@@ -24,7 +24,7 @@ use aftersales_proto::returns::v1::{
 use anyhow::Context as _;
 use chrono::{Duration as Cd, Utc};
 use std::time::Duration;
-use tonic::{Code, transport::Channel};
+use tonic::{Code, codegen::InterceptedService, transport::Channel};
 
 pub mod arbitration;
 pub mod repair;
@@ -63,16 +63,29 @@ pub struct Placed {
     pub buyer: String,
 }
 
+/// A client channel that sends the caller's trace context (W3C `traceparent`) with every call,
+/// so that a party's calls join the trace of the span they are made in.
+pub type Traced = InterceptedService<Channel, TraceInterceptor>;
+
+type TraceInterceptor = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
+
+pub fn traced(channel: Channel) -> Traced {
+    InterceptedService::new(
+        channel,
+        aftersales_platform::trace::inject_grpc as TraceInterceptor,
+    )
+}
+
 /// Clients of every API a flow touches.
 #[derive(Clone)]
 pub struct Parties {
-    pub orders: OrdersServiceClient<Channel>,
-    pub returns: ReturnsServiceClient<Channel>,
-    pub repairs: RepairsServiceClient<Channel>,
-    pub logistics: LogisticsServiceClient<Channel>,
-    pub payments: PaymentsServiceClient<Channel>,
-    pub complaints: ComplaintsServiceClient<Channel>,
-    pub orch: OrchestratorServiceClient<Channel>,
+    pub orders: OrdersServiceClient<Traced>,
+    pub returns: ReturnsServiceClient<Traced>,
+    pub repairs: RepairsServiceClient<Traced>,
+    pub logistics: LogisticsServiceClient<Traced>,
+    pub payments: PaymentsServiceClient<Traced>,
+    pub complaints: ComplaintsServiceClient<Traced>,
+    pub orch: OrchestratorServiceClient<Traced>,
     /// The merchant all orders are placed with.
     pub merchant: String,
 }
@@ -123,13 +136,13 @@ impl Parties {
         orchestrator: Channel,
     ) -> Self {
         Self {
-            orders: OrdersServiceClient::new(orders),
-            returns: ReturnsServiceClient::new(returns),
-            repairs: RepairsServiceClient::new(repairs),
-            logistics: LogisticsServiceClient::new(logistics),
-            payments: PaymentsServiceClient::new(payments),
-            complaints: ComplaintsServiceClient::new(complaints),
-            orch: OrchestratorServiceClient::new(orchestrator),
+            orders: OrdersServiceClient::new(traced(orders)),
+            returns: ReturnsServiceClient::new(traced(returns)),
+            repairs: RepairsServiceClient::new(traced(repairs)),
+            logistics: LogisticsServiceClient::new(traced(logistics)),
+            payments: PaymentsServiceClient::new(traced(payments)),
+            complaints: ComplaintsServiceClient::new(traced(complaints)),
+            orch: OrchestratorServiceClient::new(traced(orchestrator)),
             merchant: uuid::Uuid::new_v4().to_string(),
         }
     }

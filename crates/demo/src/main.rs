@@ -14,6 +14,7 @@ use aftersales_proto::returns::v1::{
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -72,7 +73,8 @@ const FLOWS: [FlowArg; 8] = [
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
@@ -82,12 +84,44 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let result = rt.block_on(async {
+        // With OTEL_EXPORTER_OTLP_ENDPOINT set, each flow is exported as one trace: the demo's
+        // root span, every party's call, and the saga and services it drives.
+        let telemetry = aftersales_platform::telemetry::init(
+            "aftersales-demo",
+            &aftersales_platform::config::TelemetrySettings {
+                log_format: aftersales_platform::config::LogFormat::Text,
+                log_filter: "warn".into(),
+            },
+        );
+        let result = run(cli).await;
+        // Flush the spans (on a multi-thread runtime: the exporter needs the runtime's IO).
+        drop(telemetry);
+        result
+    });
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+impl FlowArg {
+    /// The flow's name, as the orchestrator knows it.
+    fn name(self) -> &'static str {
+        match self {
+            FlowArg::All => "all",
+            FlowArg::RefundOnlyNotShipped => "refund_only_not_shipped",
+            FlowArg::RefundOnlyInTransit => "refund_only_in_transit",
+            FlowArg::ReturnRefund => "return_refund",
+            FlowArg::ComplaintWorkOrders => "complaint_work_orders",
+            FlowArg::Exchange => "exchange",
+            FlowArg::Reship => "reship",
+            FlowArg::Repair => "repair_round_trip",
+            FlowArg::Arbitration => "arbitration",
         }
     }
 }
@@ -101,20 +135,40 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     };
     let mut all_ok = true;
     for flow in flows {
-        let ok = match flow {
-            FlowArg::RefundOnlyNotShipped => refund_only_not_shipped(&mut parties, within).await?,
-            FlowArg::RefundOnlyInTransit => refund_only_in_transit(&mut parties, within).await?,
-            FlowArg::ReturnRefund => return_refund(&mut parties, within).await?,
-            FlowArg::ComplaintWorkOrders => complaint_work_orders(&mut parties, within).await?,
-            FlowArg::Exchange => exchange(&mut parties, within).await?,
-            FlowArg::Reship => reship(&mut parties, within).await?,
-            FlowArg::Repair => repair(&mut parties, within).await?,
-            FlowArg::Arbitration => arbitration(&mut parties, within).await?,
-            FlowArg::All => true,
-        };
+        let span = tracing::info_span!(
+            "demo",
+            otel.name = %format!("demo {}", flow.name()),
+            aftersales.flow = flow.name(),
+        );
+        let trace_id = aftersales_platform::trace::trace_id(
+            &span.in_scope(aftersales_platform::trace::current),
+        );
+        if !trace_id.is_empty() {
+            println!("trace id: {trace_id}");
+        }
+        let ok = run_flow(flow, &mut parties, within)
+            .instrument(span)
+            .await?;
         all_ok &= ok;
     }
     Ok(all_ok)
+}
+
+async fn run_flow(flow: FlowArg, parties: &mut Parties, within: Duration) -> anyhow::Result<bool> {
+    let parties = &mut *parties;
+    Ok({
+        match flow {
+            FlowArg::RefundOnlyNotShipped => refund_only_not_shipped(parties, within).await?,
+            FlowArg::RefundOnlyInTransit => refund_only_in_transit(parties, within).await?,
+            FlowArg::ReturnRefund => return_refund(parties, within).await?,
+            FlowArg::ComplaintWorkOrders => complaint_work_orders(parties, within).await?,
+            FlowArg::Exchange => exchange(parties, within).await?,
+            FlowArg::Reship => reship(parties, within).await?,
+            FlowArg::Repair => repair(parties, within).await?,
+            FlowArg::Arbitration => arbitration(parties, within).await?,
+            FlowArg::All => true,
+        }
+    })
 }
 
 async fn refund_only_not_shipped(p: &mut Parties, within: Duration) -> anyhow::Result<bool> {

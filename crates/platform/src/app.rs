@@ -148,7 +148,11 @@ pub async fn run<S: ServiceDef>(
     let rt = Runtime {
         name: S::NAME,
         settings: settings.clone(),
-        store: Store::new(conn.clone(), outbox),
+        store: Store::new(conn.clone(), outbox).named(
+            &db::split_database_url(settings.database.url.expose())
+                .map(|(_, name)| name)
+                .unwrap_or_default(),
+        ),
         broker,
         shutdown: shutdown.clone(),
     };

@@ -19,6 +19,7 @@ use lapin::{
 use prost::Message as _;
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 /// Handles one envelope inside the transaction that also records it in the inbox.
 pub type Handler =
@@ -131,6 +132,27 @@ async fn process(
             return Ok(());
         }
     };
+    let span = crate::trace::process_span(
+        &spec.queue,
+        delivery.exchange.as_str(),
+        delivery.routing_key.as_str(),
+        &envelope.message_id,
+        delivery.redelivered,
+        delivery.properties.headers().as_ref(),
+    );
+    handle(broker, store, spec, handler, delivery, envelope)
+        .instrument(span)
+        .await
+}
+
+async fn handle(
+    broker: &Broker,
+    store: &Store,
+    spec: &ConsumerSpec,
+    handler: &Handler,
+    delivery: Delivery,
+    envelope: Envelope,
+) -> Result<(), lapin::Error> {
     let max_attempts = broker.settings().max_attempts.max(1);
     let mut backoff = Duration::from_millis(100);
     for attempt in 1..=max_attempts {
@@ -159,6 +181,7 @@ async fn process(
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             Err(err) => {
+                tracing::Span::current().record("otel.status_code", "ERROR");
                 tracing::error!(queue = %spec.queue, message_id = %envelope.message_id, attempt, error = %err, "message dead-lettered");
                 delivery
                     .reject(BasicRejectOptions { requeue: false })

@@ -108,39 +108,43 @@ fn is_serialization_failure(e: &DbErr) -> bool {
 
 impl From<AppError> for Status {
     fn from(e: AppError) -> Self {
-        match e {
-            AppError::Invalid(violations) => {
-                let message = violations
-                    .iter()
-                    .map(|v| format!("{}: {}", v.field, v.description))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let pb: Vec<PbFieldViolation> = violations
-                    .into_iter()
-                    .map(|v| PbFieldViolation::new(v.field, v.description))
-                    .collect();
-                Status::with_error_details(
-                    Code::InvalidArgument,
-                    format!("invalid argument: {message}"),
-                    ErrorDetails::with_bad_request(pb),
-                )
-            }
-            AppError::Rule(r) => Status::with_error_details(
-                Code::FailedPrecondition,
-                format!("{}: {}", r.rule, r.detail),
-                ErrorDetails::with_precondition_failure_violation(r.rule, "", r.detail),
-            ),
-            AppError::NotFound { entity, id } => {
-                Status::not_found(format!("{entity} {id} not found"))
-            }
-            AppError::AlreadyExists(m) => Status::already_exists(m),
-            AppError::PermissionDenied(m) => Status::permission_denied(m),
-            AppError::Conflict(m) => Status::aborted(m),
-            AppError::Unavailable(m) => Status::unavailable(m),
-            AppError::Internal(err) => {
-                tracing::error!(error = ?err, "internal error");
-                Status::internal("internal error")
-            }
+        let status = to_status(e);
+        crate::trace::record_error(status.code(), status.message());
+        status
+    }
+}
+
+fn to_status(e: AppError) -> Status {
+    match e {
+        AppError::Invalid(violations) => {
+            let message = violations
+                .iter()
+                .map(|v| format!("{}: {}", v.field, v.description))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let pb: Vec<PbFieldViolation> = violations
+                .into_iter()
+                .map(|v| PbFieldViolation::new(v.field, v.description))
+                .collect();
+            Status::with_error_details(
+                Code::InvalidArgument,
+                format!("invalid argument: {message}"),
+                ErrorDetails::with_bad_request(pb),
+            )
+        }
+        AppError::Rule(r) => Status::with_error_details(
+            Code::FailedPrecondition,
+            format!("{}: {}", r.rule, r.detail),
+            ErrorDetails::with_precondition_failure_violation(r.rule, "", r.detail),
+        ),
+        AppError::NotFound { entity, id } => Status::not_found(format!("{entity} {id} not found")),
+        AppError::AlreadyExists(m) => Status::already_exists(m),
+        AppError::PermissionDenied(m) => Status::permission_denied(m),
+        AppError::Conflict(m) => Status::aborted(m),
+        AppError::Unavailable(m) => Status::unavailable(m),
+        AppError::Internal(err) => {
+            tracing::error!(error = ?err, "internal error");
+            Status::internal("internal error")
         }
     }
 }

@@ -10,6 +10,7 @@ use tonic_health::ServingStatus;
 /// Starts a server builder with the settings every process shares.
 pub fn builder() -> tonic::transport::Server {
     tonic::transport::Server::builder()
+        .trace_fn(crate::trace::server_span)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .timeout(std::time::Duration::from_secs(30))
 }

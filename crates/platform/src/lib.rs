@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: layered settings (defaults, file, `AFTERSALES__SECTION__KEY`), validated at start
 //! - [`telemetry`]: logs and OTLP trace export
+//! - [`trace`]: trace context propagation over gRPC, the outbox and AMQP, and the spans of each hop
 //! - [`grpc`]: the server with health, reflection and graceful shutdown
 //! - [`db`]: connection, database creation, platform tables
 //! - [`amqp`], [`outbox`], [`inbox`], [`consumer`], [`messages`]: RabbitMQ messaging
@@ -27,6 +28,7 @@ pub mod shutdown;
 pub mod store;
 pub mod sweep;
 pub mod telemetry;
+pub mod trace;
 
 pub use app::{Runtime, ServiceDef};
 pub use error::{AppError, AppResult};

@@ -14,6 +14,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, Transaction
 use std::{collections::BTreeMap, sync::Arc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 /// A message waiting to be published.
 #[derive(Debug, Clone)]
@@ -25,11 +26,16 @@ pub struct OutboundMessage {
     pub headers: BTreeMap<String, String>,
 }
 
-/// Writes `msg` to the outbox inside the caller's transaction.
+/// Writes `msg` to the outbox inside the caller's transaction, with the trace context of the
+/// current span unless the message names its own.
 pub async fn enqueue<C: ConnectionTrait>(conn: &C, msg: &OutboundMessage) -> Result<(), DbErr> {
     let message_id = uuid::Uuid::parse_str(&msg.envelope.message_id)
         .map_err(|e| DbErr::Custom(format!("envelope message_id is not a uuid: {e}")))?;
-    let headers = serde_json::to_value(&msg.headers).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let mut headers = msg.headers.clone();
+    if !headers.contains_key("traceparent") {
+        headers.extend(crate::trace::current());
+    }
+    let headers = serde_json::to_value(&headers).map_err(|e| DbErr::Custom(e.to_string()))?;
     conn.execute_raw(Statement::from_sql_and_values(
         conn.get_database_backend(),
         "INSERT INTO outbox (message_id, exchange, routing_key, message_type, correlation_id, headers, body) \
@@ -143,9 +149,31 @@ pub async fn relay_batch(
                 continue;
             }
         };
-        let props = properties(&envelope, &headers);
         let name = broker.topology().exchange(exchange);
-        match broker.publish(&name, &routing_key, &body, props).await {
+        // The publish span continues the trace of the span that wrote the row, and the message
+        // carries the publish span's context.
+        let stored: crate::trace::Headers =
+            serde_json::from_value(headers.clone()).unwrap_or_default();
+        let span = crate::trace::publish_span(&name, &routing_key, &envelope.message_id, &stored);
+        let props = {
+            let _entered = span.enter();
+            let mut headers = headers.clone();
+            if let Some(map) = headers.as_object_mut() {
+                for (k, v) in crate::trace::current() {
+                    map.insert(k, serde_json::Value::String(v));
+                }
+            }
+            properties(&envelope, &headers)
+        };
+        let sent = broker
+            .publish(&name, &routing_key, &body, props)
+            .instrument(span.clone())
+            .await;
+        if let Err(err) = &sent {
+            span.record("otel.status_code", "ERROR");
+            tracing::debug!(parent: &span, error = %err, "publish failed");
+        }
+        match sent {
             Ok(()) => published.push(id),
             Err(err) => {
                 tracing::warn!(id, error = %err, "outbox publish failed, will retry");

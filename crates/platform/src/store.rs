@@ -12,12 +12,15 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
+use tracing::Instrument as _;
 
 /// Database pool plus outbox handle: what every service's storage layer starts from.
 #[derive(Clone)]
 pub struct Store {
     pub db: DatabaseConnection,
     outbox: Outbox,
+    /// The database name, for the `db.namespace` of transaction spans.
+    namespace: std::sync::Arc<str>,
 }
 
 /// A transaction that collects outbox messages to write before it commits.
@@ -60,7 +63,17 @@ pub fn check_idempotency_key(key: &str) -> AppResult<()> {
 
 impl Store {
     pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
-        Self { db, outbox }
+        Self {
+            db,
+            outbox,
+            namespace: "postgres".into(),
+        }
+    }
+
+    /// Names the database in transaction spans.
+    pub fn named(mut self, database: &str) -> Self {
+        self.namespace = database.into();
+        self
     }
 
     /// Runs `work` in one transaction and commits; wakes the outbox relay afterwards.
@@ -69,13 +82,17 @@ impl Store {
         R: Send,
         F: for<'t> FnOnce(&'t Tx) -> BoxFuture<'t, AppResult<R>> + Send,
     {
-        let tx = Tx {
-            txn: self.db.begin().await?,
-        };
-        let out = work(&tx).await?;
-        tx.txn.commit().await?;
-        self.outbox.notify();
-        Ok(out)
+        async {
+            let tx = Tx {
+                txn: self.db.begin().await?,
+            };
+            let out = work(&tx).await?;
+            tx.txn.commit().await?;
+            self.outbox.notify();
+            Ok(out)
+        }
+        .instrument(crate::trace::db_span(&self.namespace))
+        .await
     }
 
     /// Runs a mutating request exactly once per `(scope, key)`.
@@ -98,6 +115,22 @@ impl Store {
     {
         check_idempotency_key(key)?;
         let hash = hex::encode(Sha256::digest(request.encode_to_vec()));
+        self.idempotent_tx(scope, key, hash, work)
+            .instrument(crate::trace::db_span(&self.namespace))
+            .await
+    }
+
+    async fn idempotent_tx<R, F>(
+        &self,
+        scope: &str,
+        key: &str,
+        hash: String,
+        work: F,
+    ) -> AppResult<R>
+    where
+        R: Message + Default + Send,
+        F: for<'t> FnOnce(&'t Tx) -> BoxFuture<'t, AppResult<R>> + Send,
+    {
         let tx = Tx {
             txn: self.db.begin().await?,
         };

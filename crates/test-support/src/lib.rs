@@ -7,6 +7,7 @@
 //! [`commands`]: publish saga commands to a real service and read its replies.
 
 pub mod commands;
+pub mod otlp;
 
 pub use aftersales_platform::amqp::Exchange;
 use aftersales_platform::amqp::Topology;
@@ -52,6 +53,8 @@ pub struct TestEnv {
     pub prefix: String,
     services: Mutex<Vec<ServiceProcess>>,
     databases: Mutex<Vec<String>>,
+    /// Settings every process this env starts gets (e.g. the OTLP endpoint).
+    shared_env: Mutex<Vec<(String, String)>>,
 }
 
 /// A service binary running as a child process.
@@ -95,7 +98,16 @@ impl TestEnv {
             id,
             services: Mutex::new(Vec::new()),
             databases: Mutex::new(Vec::new()),
+            shared_env: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Gives `key=value` to every process started from now on.
+    pub fn set_env(&self, key: &str, value: &str) {
+        self.shared_env
+            .lock()
+            .expect("lock")
+            .push((key.to_owned(), value.to_owned()));
     }
 
     /// Drops `url`'s database when this env is dropped (for databases a test creates itself).
@@ -134,6 +146,9 @@ impl TestEnv {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
+        for (k, v) in self.shared_env.lock().expect("lock").iter() {
+            cmd.env(k, v);
+        }
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

@@ -5,15 +5,17 @@
 use super::flow::{Flow, Registry, Step, Unit};
 use super::instance::{ActState, Effect, Instance};
 use super::machine::{Input, Machine, Refused, Settings};
+use super::spans;
 use crate::storage;
 use aftersales_platform::amqp::Exchange;
 use aftersales_platform::outbox::OutboundMessage;
+use aftersales_platform::trace;
 use aftersales_platform::{AppError, AppResult, Tx};
 use aftersales_proto::messaging::v1::{DomainEvent, Envelope};
 use chrono::Utc;
 use prost::Message;
-use std::collections::BTreeMap;
 use std::sync::Arc;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 pub const SOURCE: &str = "orchestrator";
@@ -71,9 +73,30 @@ impl Driver {
         if !storage::insert(tx.conn(), &inst, &step_name(flow, &inst)).await? {
             return Ok(None);
         }
-        self.persist(tx, flow, &inst, effects).await?;
-        self.check_buffer(tx, flow, &mut inst).await?;
+        // The saga's root span, a child of the trigger's trace: every later transition joins it.
+        let span = spans::transition(&inst, &step_name(flow, &inst), "start", &Default::default());
+        async {
+            storage::set_trace_context(tx.conn(), id, &trace::current()).await?;
+            self.persist(tx, flow, &inst, effects).await?;
+            self.check_buffer(tx, flow, &mut inst).await
+        }
+        .instrument(span)
+        .await?;
         Ok(Some(id))
+    }
+
+    /// Runs `work` in the span of one transition of `inst`, in the saga's trace.
+    async fn in_saga_trace<R>(
+        &self,
+        tx: &Tx,
+        flow: &Flow,
+        inst: &Instance,
+        what: &str,
+        work: impl std::future::Future<Output = AppResult<R>>,
+    ) -> AppResult<R> {
+        let root = storage::trace_context(tx.conn(), inst.id).await?;
+        let span = spans::transition(inst, &step_name(flow, inst), what, &root);
+        work.instrument(span).await
     }
 
     /// Applies one input to a saga. `Ok(None)` when the saga does not exist.
@@ -87,13 +110,35 @@ impl Driver {
             return Ok(None);
         };
         let flow = self.flow_of(&inst)?;
-        let effects = match self.machine().apply(flow, &mut inst, input, Utc::now()) {
-            Ok(e) => e,
-            Err(refused) => return Ok(Some(Err(refused))),
-        };
-        self.persist(tx, flow, &inst, effects).await?;
-        self.check_buffer(tx, flow, &mut inst).await?;
-        Ok(Some(Ok(inst)))
+        let what = spans::input_label(&input);
+        let before = inst.clone();
+        self.in_saga_trace(tx, flow, &before, &what, async {
+            let effects = match self.machine().apply(flow, &mut inst, input, Utc::now()) {
+                Ok(e) => e,
+                Err(refused) => return Ok(Some(Err(refused))),
+            };
+            self.persist(tx, flow, &inst, effects).await?;
+            self.check_buffer(tx, flow, &mut inst).await?;
+            Ok(Some(Ok(inst)))
+        })
+        .await
+    }
+
+    /// Lets a saga waiting on `inst` take the events buffered for it, in the saga's trace.
+    pub async fn deliver_buffered(&self, tx: &Tx, mut inst: Instance) -> AppResult<()> {
+        let flow = self.flow_of(&inst)?;
+        for a in &mut inst.activities {
+            a.buffer_checked = false;
+        }
+        let before = inst.clone();
+        self.in_saga_trace(
+            tx,
+            flow,
+            &before,
+            "event",
+            self.check_buffer(tx, flow, &mut inst),
+        )
+        .await
     }
 
     /// Feeds buffered events to waits that have not looked at the buffer yet (an event that
@@ -148,7 +193,7 @@ impl Driver {
     ) -> AppResult<()> {
         let conn = tx.conn();
         let mut entries = Vec::new();
-        for effect in &effects {
+        for (n, effect) in effects.iter().enumerate() {
             match effect {
                 Effect::Send {
                     message_id,
@@ -158,6 +203,23 @@ impl Driver {
                     idempotency_key,
                     attempt,
                 } => {
+                    // The timeline entry that follows a send names its step and kind.
+                    let (step, kind) = effects[n..]
+                        .iter()
+                        .find_map(|e| match e {
+                            Effect::Log(entry) => Some((entry.step.as_str(), entry.kind)),
+                            _ => None,
+                        })
+                        .map(|(s, k)| {
+                            if s.is_empty() {
+                                ("park", "work_order")
+                            } else {
+                                (s, k)
+                            }
+                        })
+                        .unwrap_or(("saga", "command"));
+                    let span = spans::command(inst, step, kind, service, message_type, *attempt);
+                    let headers = span.in_scope(trace::current);
                     let envelope = Envelope {
                         message_id: message_id.to_string(),
                         r#type: message_type.clone(),
@@ -173,12 +235,17 @@ impl Driver {
                         exchange: Exchange::Commands,
                         routing_key: (*service).to_owned(),
                         envelope,
-                        headers: BTreeMap::new(),
+                        headers,
                     })
                     .await?;
                 }
                 Effect::Arm { token, due } => storage::arm(conn, inst.id, *token, *due).await?,
-                Effect::Log(entry) => entries.push(entry),
+                Effect::Log(entry) => {
+                    if entry.outcome != "sent" {
+                        spans::entry(inst, entry);
+                    }
+                    entries.push(entry)
+                }
                 Effect::Lifecycle(what) => {
                     tx.publish(&crate::api::convert::lifecycle_event(inst, flow, what))
                         .await?;

@@ -5,6 +5,7 @@ pub mod driver;
 pub mod flow;
 pub mod instance;
 pub mod machine;
+pub mod spans;
 
 #[cfg(test)]
 mod tests;

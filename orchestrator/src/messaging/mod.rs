@@ -205,16 +205,13 @@ async fn on_event(driver: &Driver, tx: &Tx, env: Envelope) -> AppResult<()> {
 
 /// Lets a waiting saga take its buffered events.
 async fn deliver_buffered(driver: &Driver, tx: &Tx, saga: Uuid) -> AppResult<()> {
-    let Some(mut inst) = storage::lock(tx.conn(), saga).await? else {
+    let Some(inst) = storage::lock(tx.conn(), saga).await? else {
         return Ok(());
     };
-    let Some(flow) = driver.registry.get(&inst.flow, inst.version) else {
+    if driver.registry.get(&inst.flow, inst.version).is_none() {
         return Ok(());
-    };
-    for a in &mut inst.activities {
-        a.buffer_checked = false;
     }
-    driver.check_buffer(tx, flow, &mut inst).await
+    driver.deliver_buffered(tx, inst).await
 }
 
 /// Fires due timers, one transaction per timer, claiming them with `SKIP LOCKED` so that many

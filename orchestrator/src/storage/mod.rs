@@ -77,6 +77,39 @@ pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> AppResult<Option<In
     row.map(|r| instance_of(&r)).transpose()
 }
 
+/// The saga's root trace context (W3C headers; empty for sagas started without one).
+pub async fn trace_context<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> AppResult<aftersales_platform::trace::Headers> {
+    let row = conn
+        .query_one_raw(stmt(
+            "SELECT trace_context FROM sagas WHERE id = $1",
+            vec![id.into()],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(Default::default());
+    };
+    let value: serde_json::Value = row.try_get_by("trace_context")?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
+}
+
+/// Stores the saga's root trace context, once, when it starts.
+pub async fn set_trace_context<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    headers: &aftersales_platform::trace::Headers,
+) -> AppResult<()> {
+    let value = serde_json::to_value(headers).map_err(|e| AppError::Internal(e.into()))?;
+    conn.execute_raw(stmt(
+        "UPDATE sagas SET trace_context = $2 WHERE id = $1",
+        vec![id.into(), value.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 fn instance_of(row: &QueryResult) -> AppResult<Instance> {
     let state: serde_json::Value = row.try_get_by("state")?;
     serde_json::from_value(state).map_err(corrupt)

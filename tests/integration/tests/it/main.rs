@@ -13,6 +13,7 @@ mod flows_delivery;
 mod flows_exchange_reship;
 mod flows_repair_arbitration;
 mod logistics;
+mod observability;
 mod orders;
 mod payments;
 mod repairs;

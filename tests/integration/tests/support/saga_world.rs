@@ -52,8 +52,17 @@ impl World {
         service_env: &[(&str, &str, &str)],
         replicas: usize,
     ) -> Self {
+        Self::start_in(TestEnv::new(), orch_env, service_env, replicas).await
+    }
+
+    /// Like [`start_replicated`], in `env` (e.g. one whose processes export their spans).
+    pub async fn start_in(
+        env: TestEnv,
+        orch_env: &[(&str, &str)],
+        service_env: &[(&str, &str, &str)],
+        replicas: usize,
+    ) -> Self {
         let replicas = replicas.max(1);
-        let env = TestEnv::new();
         let mut channels = Vec::new();
         for s in SERVICES {
             let extra: Vec<(&str, &str)> = service_env
@@ -105,7 +114,7 @@ impl World {
             .collect();
         for _ in 0..self.orch_replicas {
             let ch = self.env.start("orchestrator", &env).await;
-            self.p.orch = OrchestratorServiceClient::new(ch);
+            self.p.orch = OrchestratorServiceClient::new(aftersales_demo::traced(ch));
         }
     }
 
@@ -113,12 +122,12 @@ impl World {
     pub async fn restart_service(&mut self, service: &str, extra: &[(&str, &str)]) {
         let ch = self.env.start(service, extra).await;
         match service {
-            "orders" => self.p.orders = OrdersServiceClient::new(ch),
-            "returns" => self.p.returns = ReturnsServiceClient::new(ch),
-            "repairs" => self.p.repairs = RepairsServiceClient::new(ch),
-            "logistics" => self.p.logistics = LogisticsServiceClient::new(ch),
-            "payments" => self.p.payments = PaymentsServiceClient::new(ch),
-            "complaints" => self.p.complaints = ComplaintsServiceClient::new(ch),
+            "orders" => self.p.orders = OrdersServiceClient::new(aftersales_demo::traced(ch)),
+            "returns" => self.p.returns = ReturnsServiceClient::new(aftersales_demo::traced(ch)),
+            "repairs" => self.p.repairs = RepairsServiceClient::new(aftersales_demo::traced(ch)),
+            "logistics" => self.p.logistics = LogisticsServiceClient::new(aftersales_demo::traced(ch)),
+            "payments" => self.p.payments = PaymentsServiceClient::new(aftersales_demo::traced(ch)),
+            "complaints" => self.p.complaints = ComplaintsServiceClient::new(aftersales_demo::traced(ch)),
             other => panic!("no client for service {other}"),
         }
     }

@@ -1,0 +1,266 @@
+//! One distributed trace per saga, checked with a real OTLP/gRPC receiver in the test process:
+//! every process exports its spans there while a return with inspection runs end to end.
+
+use crate::saga_world::*;
+use crate::sagas::LONG;
+use aftersales_proto::orchestrator::v1::SagaStatus;
+use aftersales_proto::returns::v1::{CaseType, InspectionStatus as Inspection};
+use aftersales_test_support::TestEnv;
+use aftersales_test_support::otlp::{CollectedSpan, OtlpCollector};
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// The test plays the parties (the buyer's app, the merchant, the warehouse) as one more process
+/// exporting to the same receiver, so their calls start the traces the services continue.
+fn parties_tracer(collector: &OtlpCollector) -> SdkTracerProvider {
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(collector.endpoint())
+        .build()
+        .expect("otlp exporter");
+    SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name("it-parties")
+                .build(),
+        )
+        .build()
+}
+
+fn trace_id(span: &tracing::Span) -> String {
+    span.context().span().span_context().trace_id().to_string()
+}
+
+/// Waits until the receiver holds spans of `trace` from every one of `services`.
+async fn wait_for_services(
+    collector: &OtlpCollector,
+    trace: &str,
+    services: &[&str],
+) -> Vec<CollectedSpan> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let spans = collector.trace(trace);
+        let seen: BTreeSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
+        if services.iter().all(|s| seen.contains(s)) {
+            return spans;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "trace {trace} has spans of {seen:?}, not of all {services:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_with_inspection_is_one_trace_across_every_process() {
+    let collector = OtlpCollector::start().await;
+    let env = TestEnv::new();
+    env.set_env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint());
+    env.set_env("OTEL_BSP_SCHEDULE_DELAY", "100");
+    env.set_env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=it");
+    let mut w = World::start_in(env, &[], &[], 1).await;
+
+    let provider = parties_tracer(&collector);
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("it-parties")));
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    // The buyer's app: one trace from the order to the case; the saga continues it.
+    let buyer = tracing::info_span!("buyer app: return the kettles");
+    let trace = trace_id(&buyer);
+    let (placed, case_id) = async {
+        let placed = w.place_delivered_order().await.unwrap();
+        let case_id = w.open_case(&placed, CaseType::ReturnRefund).await.unwrap();
+        w.merchant_decides(&case_id, true).await.unwrap();
+        (placed, case_id)
+    }
+    .instrument(buyer.clone())
+    .await;
+    // Days later, in their own traces: the buyer ships, the warehouse receives and inspects.
+    let warehouse = tracing::info_span!("warehouse app: receive and inspect");
+    let partner_trace = trace_id(&warehouse);
+    assert_ne!(partner_trace, trace);
+    w.return_leg(&placed, &case_id, |n| {
+        if n == 0 {
+            (Inspection::Accepted, true)
+        } else {
+            (Inspection::Rejected, false)
+        }
+    })
+    .instrument(warehouse.clone())
+    .await
+    .unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+    drop((buyer, warehouse));
+    let flushed = provider.clone();
+    tokio::task::spawn_blocking(move || flushed.force_flush())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The saga knows its trace: the one the buyer's call started.
+    assert_eq!(s.trace_id, trace, "the saga's trace id");
+
+    let processes = [
+        "it-parties",
+        "orders",
+        "payments",
+        "logistics",
+        "returns",
+        "orchestrator",
+    ];
+    let spans = wait_for_services(&collector, &trace, &processes).await;
+    // Let the last batches (the refund tail) arrive.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let spans = {
+        let more = collector.trace(&trace);
+        if more.len() > spans.len() {
+            more
+        } else {
+            spans
+        }
+    };
+    eprintln!(
+        "trace {trace}: {} spans from {:?}",
+        spans.len(),
+        spans
+            .iter()
+            .map(|s| s.service.as_str())
+            .collect::<BTreeSet<_>>()
+    );
+    let by_id: BTreeMap<&str, &CollectedSpan> =
+        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+
+    // One trace, whole: every parent is in it, and it crosses into each process from another.
+    for s in &spans {
+        if !s.parent_span_id.is_empty() {
+            assert!(
+                by_id.contains_key(s.parent_span_id.as_str()),
+                "{} ({}) has a parent outside the trace",
+                s.name,
+                s.service
+            );
+        }
+    }
+    let entered: BTreeSet<&str> = spans
+        .iter()
+        .filter_map(|s| {
+            let parent = by_id.get(s.parent_span_id.as_str())?;
+            (parent.service != s.service).then_some(s.service.as_str())
+        })
+        .collect();
+    for p in &processes[1..] {
+        assert!(entered.contains(p), "no parent link into {p}: {entered:?}");
+    }
+    // The processes' resource honours OTEL_RESOURCE_ATTRIBUTES.
+    assert!(spans.iter().filter(|s| s.service != "it-parties").all(|s| {
+        s.resource
+            .get("deployment.environment.name")
+            .map(String::as_str)
+            == Some("it")
+    }));
+
+    // Semantic conventions: gRPC server spans, RabbitMQ publish/process, PostgreSQL.
+    let create_case: Vec<&CollectedSpan> = spans
+        .iter()
+        .filter(|s| s.attr("rpc.method") == Some("CreateCase"))
+        .collect();
+    let grpc = create_case
+        .iter()
+        .find(|s| s.attr("rpc.grpc.status_code") == Some("0"))
+        .expect("the CreateCase server span");
+    assert_eq!(grpc.service, "returns");
+    assert_eq!(grpc.kind, 2, "server");
+    assert_eq!(grpc.attr("rpc.system"), Some("grpc"));
+    assert_eq!(
+        grpc.attr("rpc.service"),
+        Some("aftersales.returns.v1.ReturnsService")
+    );
+    // The buyer's app retries while returns has not replicated the delivery: those calls answer
+    // FAILED_PRECONDITION (9), a caller's error that leaves the server span's status unset.
+    for refused in create_case
+        .iter()
+        .filter(|s| s.attr("rpc.grpc.status_code") != Some("0"))
+    {
+        assert_eq!(refused.attr("rpc.grpc.status_code"), Some("9"));
+        assert_eq!(refused.status_code, 0, "unset");
+    }
+    let consumer = spans
+        .iter()
+        .find(|s| s.kind == 5 && s.service == "payments")
+        .expect("payments consuming the refund command");
+    assert_eq!(consumer.attr("messaging.system"), Some("rabbitmq"));
+    assert_eq!(consumer.attr("messaging.operation.type"), Some("process"));
+    assert!(consumer.attr("messaging.message.id").is_some());
+    assert!(spans.iter().any(|s| s.kind == 4
+        && s.attr("messaging.operation.type") == Some("send")
+        && s.attr("messaging.destination.name").is_some()));
+    assert!(spans.iter().any(|s| {
+        s.service == "payments"
+            && s.attr("db.system.name") == Some("postgresql")
+            && s.attr("db.namespace")
+                .is_some_and(|n| n.ends_with("_payments"))
+    }));
+
+    // A span per step of the saga, with the business attributes.
+    let saga_spans: Vec<&CollectedSpan> = spans
+        .iter()
+        .filter(|s| s.service == "orchestrator" && s.attr("aftersales.saga_id").is_some())
+        .collect();
+    assert!(
+        saga_spans
+            .iter()
+            .all(|span| span.attr("aftersales.saga_id") == Some(s.saga_id.as_str()))
+    );
+    for step in [
+        "issue_return_label",
+        "await_inspection",
+        "ship_back_rejected",
+        "restock",
+        "mark_refunding",
+        "refund",
+        "record_refunded",
+        "complete_case",
+    ] {
+        assert!(
+            saga_spans
+                .iter()
+                .any(|s| s.attr("aftersales.step") == Some(step)),
+            "no span for step {step}"
+        );
+    }
+    let transition = saga_spans
+        .iter()
+        .find(|s| s.attr("aftersales.case_id").is_some())
+        .expect("a saga transition span");
+    assert_eq!(
+        transition.attr("aftersales.case_id"),
+        Some(case_id.as_str())
+    );
+    assert_eq!(
+        transition.attr("aftersales.order_id"),
+        Some(placed.order.order_id.as_str())
+    );
+    assert_eq!(transition.attr("aftersales.flow"), Some("return_refund"));
+    // The warehouse's events arrived in its own trace: the saga handled them in its trace, linked
+    // to the warehouse's.
+    assert!(
+        saga_spans
+            .iter()
+            .any(|s| s.name.contains("event") && s.links.contains(&partner_trace)),
+        "no saga span linked to the warehouse's trace"
+    );
+    let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+}
