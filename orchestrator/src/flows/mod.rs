@@ -23,6 +23,7 @@ pub fn registry() -> Result<Registry, String> {
         complaint_work_orders::definition_v1(),
         complaint_work_orders::definition(),
         exchange::definition(),
+        reship::definition_v1(),
         reship::definition(),
         repair_round_trip::definition(),
         arbitration::definition(),

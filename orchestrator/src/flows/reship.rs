@@ -5,15 +5,27 @@
 //! ```text
 //! merchant decision (silence → auto-approve; rejected → fail)
 //!   ─▶ verify_with_warehouse (work order) ─▶ await_verification (48 h SLA → park)
-//!   ─▶ verified? ─ rejected ─▶ fail (compensate)
+//!   ─▶ verified? ─ refuted ─▶ close_refuted_case (returns CloseCase, the reason)
+//!                              ─▶ end (COMPLETED, case CLOSED)
 //!   ─▶ ship_item (RESHIP) ⟲ void ─▶ wrong item? ─ yes ─▶ return_label (RETURN) ⟲ void
 //!   ─▶ mark_reshipped ─▶ count_reshipped_lines
 //!   ─▶ wrong item? ─ yes ─▶ compensate_buyer [pivot] (store credit)
 //!   ─▶ complete_case
 //! ```
+//!
+//! A claim the warehouse refutes is an answer, not a failure: the saga closes the case with the
+//! reason ([`REFUTED_REASON`] and the work order) and ends COMPLETED. Nothing failed and nothing
+//! is undone (no step before it moved goods or money), so COMPENSATED, which reports a saga that
+//! could not do its job, would be misleading; and the case must not stay APPROVED, because returns
+//! allows one open case per order line: CLOSED frees the lines, so the buyer may open a new case
+//! on them.
+//!
+//! Version 1 (a refuted claim fails the saga, COMPENSATED, and leaves the case APPROVED) stays
+//! registered so that the sagas started on it finish on its steps; staff can close such a case
+//! with returns CloseCase.
 
 use super::common::{
-    amount, case_start, follow_up_shipment, keep_shipment, keep_work_order, line_progress,
+    amount, case_start, follow_up_shipment, join, keep_shipment, keep_work_order, line_progress,
     merchant_decision, order_lines, percent_of, replacement_shipped, system, void_shipment,
     work_order, work_order_done,
 };
@@ -34,9 +46,56 @@ pub const NAME: &str = "reship";
 /// A wrong item is compensated with this share of the case's value, as store credit.
 pub const WRONG_ITEM_COMPENSATION_PERCENT: i64 = 10;
 
+/// Why returns closes the case when the warehouse refutes the claim (the work order follows).
+pub const REFUTED_REASON: &str = "the warehouse refuted the claim";
+
+/// Version 2: a refuted claim closes the case and the saga completes.
 pub fn definition() -> Flow {
-    let mut steps = merchant_decision();
-    steps.extend([
+    flow(
+        2,
+        join([
+            merchant_decision(),
+            verification_steps(),
+            refuted_claim_closes_the_case(),
+            reship_steps(),
+        ]),
+    )
+}
+
+/// Version 1: a refuted claim fails the saga (the case stays APPROVED); the sagas started on it
+/// finish on its steps.
+pub fn definition_v1() -> Flow {
+    flow(
+        1,
+        join([
+            merchant_decision(),
+            verification_steps(),
+            refuted_claim_fails(),
+            reship_steps(),
+        ]),
+    )
+}
+
+fn flow(version: u32, steps: Vec<Step>) -> Flow {
+    Flow {
+        name: NAME,
+        version,
+        trigger: Trigger {
+            event: "returns.case.created",
+            start: |event| {
+                case_start(event, |case| {
+                    case.case_type == returns::CaseType::Reship as i32
+                        && case.status == returns::CaseStatus::PendingMerchant as i32
+                })
+            },
+        },
+        steps,
+    }
+}
+
+/// The warehouse checks the packing record in a work order, and answers it.
+fn verification_steps() -> Vec<Step> {
+    vec![
         Step::Command(
             CommandStep::new("verify_with_warehouse", |c| {
                 work_order(
@@ -58,16 +117,47 @@ pub fn definition() -> Flow {
             "await_verification",
             Department::Warehouse,
         )),
+    ]
+}
+
+/// Version 2: refuted, returns closes the case with the reason and the saga completes.
+fn refuted_claim_closes_the_case() -> Vec<Step> {
+    vec![
         Step::Decision(DecisionStep {
             name: "verified",
             decide: |d| {
-                if work_order_done(d) {
-                    Ok(Next::Continue)
+                Ok(if work_order_done(d) {
+                    Next::Goto("ship_item")
                 } else {
-                    Err("warehouse_refuted_claim".into())
-                }
+                    Next::Continue
+                })
             },
         }),
+        Step::Command(CommandStep::new("close_refuted_case", close_refuted_case)),
+        Step::Decision(DecisionStep {
+            name: "case_closed",
+            decide: |_| Ok(Next::Complete),
+        }),
+    ]
+}
+
+/// Version 1: refuted, the saga fails (nothing to undo).
+fn refuted_claim_fails() -> Vec<Step> {
+    vec![Step::Decision(DecisionStep {
+        name: "verified",
+        decide: |d| {
+            if work_order_done(d) {
+                Ok(Next::Continue)
+            } else {
+                Err("warehouse_refuted_claim".into())
+            }
+        },
+    })]
+}
+
+/// The verified claim: ship the item again, label a wrong one back, compensate, complete.
+fn reship_steps() -> Vec<Step> {
+    vec![
         Step::Command(
             CommandStep::new("ship_item", |c| {
                 follow_up_shipment(
@@ -137,21 +227,20 @@ pub fn definition() -> Flow {
                 },
             ))
         })),
-    ]);
-    Flow {
-        name: NAME,
-        version: 1,
-        trigger: Trigger {
-            event: "returns.case.created",
-            start: |event| {
-                case_start(event, |case| {
-                    case.case_type == returns::CaseType::Reship as i32
-                        && case.status == returns::CaseStatus::PendingMerchant as i32
-                })
-            },
+    ]
+}
+
+/// Returns closes the approved case with the reason and the refuting work order.
+fn close_refuted_case(c: &Ctx) -> Result<Cmd, String> {
+    Ok(Cmd::new(
+        "returns",
+        &returns::CloseCaseRequest {
+            idempotency_key: c.key.into(),
+            actor: Some(system()),
+            case_id: c.str("case_id")?,
+            reason: format!("{REFUTED_REASON} (work order {})", c.str("work_order_id")?),
         },
-        steps,
-    }
+    ))
 }
 
 fn wrong_item(data: &Data) -> bool {
@@ -197,19 +286,25 @@ mod tests {
 
     use super::*;
 
+    use crate::engine::flow::CmdResult;
+    use crate::engine::instance::{Effect, Instance, Status};
+    use crate::engine::machine::{Input, Machine, ReplyKind, Settings};
     use crate::flows::decide;
+    use aftersales_proto::messaging::v1::DomainEvent;
+    use prost::{Message, Name};
 
     #[test]
-    fn a_refuted_claim_fails_and_a_wrong_item_gets_a_label_and_compensation() {
+    fn a_refuted_claim_closes_the_case_and_a_wrong_item_gets_a_label_and_compensation() {
         let flow = definition();
         let mut data = Data::new();
         data.insert("work_order_done".into(), json!(false));
+        assert_eq!(decide(&flow, "verified", &data), Ok(Next::Continue));
+        assert_eq!(decide(&flow, "case_closed", &data), Ok(Next::Complete));
+        data.insert("work_order_done".into(), json!(true));
         assert_eq!(
             decide(&flow, "verified", &data),
-            Err("warehouse_refuted_claim".into())
+            Ok(Next::Goto("ship_item"))
         );
-        data.insert("work_order_done".into(), json!(true));
-        assert_eq!(decide(&flow, "verified", &data), Ok(Next::Continue));
 
         // Missing item: no label, no compensation.
         data.insert("merchant_pays_return_shipping".into(), json!(false));
@@ -227,5 +322,201 @@ mod tests {
         assert_eq!(decide(&flow, "wrong_item", &data), Ok(Next::Continue));
         assert_eq!(decide(&flow, "compensation_due", &data), Ok(Next::Continue));
         assert_eq!(compensation_minor(&data), 500);
+    }
+
+    #[test]
+    fn version_1_keeps_its_steps_for_the_sagas_started_on_it() {
+        let reg = crate::flows::registry().unwrap();
+        let steps = |version| -> Vec<&str> {
+            reg.get(NAME, version)
+                .unwrap()
+                .steps
+                .iter()
+                .map(Step::name)
+                .collect()
+        };
+        let tail = [
+            "ship_item",
+            "wrong_item",
+            "return_label",
+            "mark_reshipped",
+            "count_reshipped_lines",
+            "compensation_due",
+            "compensate_buyer",
+            "complete_case",
+        ];
+        let head = [
+            "await_merchant",
+            "merchant_answered",
+            "auto_approve",
+            "merchant_done",
+            "verify_with_warehouse",
+            "await_verification",
+            "verified",
+        ];
+        let v1: Vec<&str> = head.iter().chain(&tail).copied().collect();
+        assert_eq!(steps(1), v1);
+        let v2: Vec<&str> = head
+            .iter()
+            .chain(&["close_refuted_case", "case_closed"])
+            .chain(&tail)
+            .copied()
+            .collect();
+        assert_eq!(steps(2), v2);
+        assert!(
+            reg.latest()
+                .iter()
+                .any(|f| f.name == NAME && f.version == 2)
+        );
+        // Version 1 still fails a refuted claim.
+        let mut data = Data::new();
+        data.insert("work_order_done".into(), json!(false));
+        assert_eq!(
+            decide(&definition_v1(), "verified", &data),
+            Err("warehouse_refuted_claim".into())
+        );
+    }
+
+    /// A command the saga sent: its request type's short name and payload.
+    type Sent = (String, Vec<u8>);
+
+    fn created() -> DomainEvent {
+        let case = returns::Case {
+            case_id: "case-1".into(),
+            order_id: "o-1".into(),
+            buyer_id: "b-1".into(),
+            merchant_id: "m-1".into(),
+            case_type: returns::CaseType::Reship as i32,
+            status: returns::CaseStatus::PendingMerchant as i32,
+            items: vec![returns::CaseItem {
+                line_id: "l-1".into(),
+                quantity: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        DomainEvent {
+            name: "returns.case.created".into(),
+            snapshot: case.encode_to_vec(),
+            snapshot_type: returns::Case::full_name(),
+            ..Default::default()
+        }
+    }
+
+    fn keyed(name: &str, key: &str, value: &str) -> DomainEvent {
+        DomainEvent {
+            name: name.into(),
+            keys: [(key.to_owned(), value.to_owned())].into_iter().collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Plays a reship saga (of `flow`) whose merchant approves and whose warehouse refutes the
+    /// claim; every command succeeds. Returns what the saga sent, in order, and the saga.
+    fn play_refuted(flow: &Flow) -> (Vec<Sent>, Instance) {
+        let settings = Settings::default();
+        let machine = Machine {
+            settings: &settings,
+            jitter: || 0.0,
+        };
+        let now = chrono::Utc::now();
+        let (key, data) = (flow.trigger.start)(&created()).unwrap().unwrap();
+        let (mut inst, mut effects) = machine.start(flow, uuid::Uuid::now_v7(), key, data, now);
+        let mut sent = Vec::new();
+        for _ in 0..20 {
+            let sends: Vec<(uuid::Uuid, String, Vec<u8>)> = effects
+                .drain(..)
+                .filter_map(|e| match e {
+                    Effect::Send {
+                        message_id,
+                        message_type,
+                        payload,
+                        ..
+                    } => Some((message_id, message_type, payload)),
+                    _ => None,
+                })
+                .collect();
+            for (message_id, message_type, payload) in sends {
+                let short = message_type.rsplit('.').next().unwrap().to_owned();
+                let result = match short.as_str() {
+                    "CreateWorkOrderRequest" => CmdResult {
+                        result_type: complaints::CreateWorkOrderResponse::full_name(),
+                        payload: complaints::CreateWorkOrderResponse {
+                            work_order: Some(complaints::WorkOrder {
+                                work_order_id: "w-1".into(),
+                                ..Default::default()
+                            }),
+                        }
+                        .encode_to_vec(),
+                    },
+                    "CloseCaseRequest" => CmdResult {
+                        result_type: returns::CloseCaseResponse::full_name(),
+                        payload: returns::CloseCaseResponse::default().encode_to_vec(),
+                    },
+                    other => panic!("unexpected command {other}"),
+                };
+                sent.push((short, payload));
+                let reply = Input::Reply {
+                    message_id,
+                    kind: ReplyKind::Success,
+                    reason: String::new(),
+                    result,
+                };
+                effects.extend(machine.apply(flow, &mut inst, reply, now).unwrap());
+            }
+            if !effects.is_empty() {
+                continue;
+            }
+            let waiting = inst.wait_keys();
+            if waiting.is_empty() {
+                break;
+            }
+            for wait_key in waiting {
+                let event = match wait_key.split_once('=').unwrap() {
+                    ("case_id", id) => keyed("returns.case.approved", "case_id", id),
+                    ("work_order_id", id) => {
+                        keyed("complaints.work_order.rejected", "work_order_id", id)
+                    }
+                    (other, _) => panic!("unexpected wait on {other}"),
+                };
+                effects.extend(
+                    machine
+                        .apply(flow, &mut inst, Input::Event(&event), now)
+                        .unwrap(),
+                );
+            }
+        }
+        (sent, inst)
+    }
+
+    #[test]
+    fn a_refuted_claim_closes_the_case_with_the_reason_and_completes() {
+        let (sent, inst) = play_refuted(&definition());
+        let names: Vec<&str> = sent.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, vec!["CreateWorkOrderRequest", "CloseCaseRequest"]);
+        assert_eq!(inst.status, Status::Completed);
+        assert!(!inst.past_pivot);
+        assert_eq!(inst.last_error, None);
+        let close = returns::CloseCaseRequest::decode(sent[1].1.as_slice()).unwrap();
+        assert_eq!(close.case_id, "case-1");
+        assert_eq!(
+            close.reason,
+            "the warehouse refuted the claim (work order w-1)"
+        );
+        assert_eq!(close.actor, Some(system()));
+        assert!(!close.idempotency_key.is_empty());
+
+        // Version 1 ends COMPENSATED and leaves the case alone.
+        let (sent, inst) = play_refuted(&definition_v1());
+        let names: Vec<&str> = sent.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, vec!["CreateWorkOrderRequest"]);
+        assert_eq!(inst.status, Status::Compensated);
+        assert!(
+            inst.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("warehouse_refuted_claim")),
+            "{:?}",
+            inst.last_error
+        );
     }
 }

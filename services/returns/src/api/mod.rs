@@ -669,6 +669,30 @@ impl ReturnsService for ReturnsApi {
         Ok(Response::new(pb::CloseCaseForNoShipmentResponse { case }))
     }
 
+    async fn close_case(
+        &self,
+        request: Request<pb::CloseCaseRequest>,
+    ) -> Result<Response<pb::CloseCaseResponse>, Status> {
+        let req = request.into_inner();
+        let actor = convert::actor(req.actor.as_ref())?;
+        let id = convert::case_id(&req.case_id)?;
+        let reason = convert::required_long_text("reason", &req.reason)?;
+        let op: Transition = Box::new(move |c, x| c.close(x.actor, &reason, x.now).map_err(d));
+        let case = self
+            .mutate(
+                "CloseCase",
+                &req.idempotency_key,
+                &req,
+                id,
+                actor,
+                CaseAction::Orchestrate,
+                Scope::Case,
+                op,
+            )
+            .await?;
+        Ok(Response::new(pb::CloseCaseResponse { case }))
+    }
+
     async fn record_interception(
         &self,
         request: Request<pb::RecordInterceptionRequest>,

@@ -507,6 +507,8 @@ mod tests {
                 .override_amount(&staff(), cny(1), "x", o.paid_amount, &[], at()),
             c.clone()
                 .change_type(&buyer(&o), CaseType::ReturnRefund, &o, &[], at(), &s),
+            c.clone()
+                .close(&sys, "the warehouse refuted the claim", at()),
         ];
         for got in frozen {
             assert_eq!(got.unwrap_err().rule_name(), Some("arbitration_open"));

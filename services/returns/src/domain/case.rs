@@ -9,6 +9,7 @@
 //!              NEGOTIATING --accept--> APPROVED
 //! REFUND_ONLY + NOT_SHIPPED: REQUESTED -> APPROVED at once (fast refund)
 //! any state before money moves --withdraw--> WITHDRAWN
+//! APPROVED --close (claim decided against the buyer, with a reason)--> CLOSED
 //! ```
 
 use super::actor::Actor;
@@ -695,6 +696,29 @@ impl Case {
             ),
         );
         Ok(events)
+    }
+
+    /// The orchestrator (or staff) closes an approved case whose claim was decided against the
+    /// buyer after approval (the warehouse refuted a missing or wrong item), with a reason.
+    /// Nothing has moved; the case stops claiming its lines, so the buyer may open a new case on
+    /// them. Rules: `arbitration_open` (the platform decides while it is open).
+    pub fn close(
+        &mut self,
+        actor: &Actor,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CaseEvent>, DomainError> {
+        let reason = validate::required_long_text("reason", reason)?;
+        self.require(&[CaseStatus::Approved], "close")?;
+        self.require_not_frozen()?;
+        self.close_reason = Some(reason.clone());
+        Ok(vec![self.move_to(
+            CaseStatus::Closed,
+            CaseEvent::Closed,
+            actor,
+            now,
+            Some(reason),
+        )])
     }
 
     /// Refund-only becomes return+refund (e.g. interception failed, or the merchant asked);
@@ -1531,6 +1555,109 @@ mod tests {
             c.status = status;
             let got = c.withdraw(&buyer(&o), Some("changed my mind".into()), now());
             assert_eq!(got.map(|_| ()).map_err(|e| e.rule_name()), want, "{status}");
+        }
+    }
+
+    #[test]
+    fn close_a_refuted_claim_with_its_reason_and_free_the_line() {
+        let o = order();
+        let l1 = o.lines[0].line_id;
+        let s = Settings::default();
+        let sys = Actor::system("orchestrator");
+        let mut c = case_on(&o, CaseType::Reship, ReasonCode::MissingItem, &[(l1, 1)]);
+        c.approve(&merchant(&o), now(), &s).unwrap();
+        assert_eq!(c.status, CaseStatus::Approved);
+        // A second case on the line is refused while this one is open.
+        let mut next = new_case(CaseType::ReturnRefund, ReasonCode::Quality, &[(l1, 1)]);
+        next.case_id = ids(10);
+        next.items[0].item_id = CaseItemId(uuid::Uuid::from_u128(2000));
+        let refused = Case::request(
+            next.clone(),
+            &o,
+            std::slice::from_ref(&c),
+            buyer(&o),
+            now(),
+            &s,
+        );
+        assert_eq!(refused.unwrap_err().rule_name(), Some("line_has_open_case"));
+
+        // The reason is required; nothing changes without it.
+        let before = c.clone();
+        assert_eq!(
+            c.close(&sys, "  ", now()).unwrap_err(),
+            DomainError::field("reason", "is required")
+        );
+        assert_eq!(c, before);
+
+        let later = now() + Duration::hours(3);
+        let events = c
+            .close(&sys, "the warehouse refuted the claim", later)
+            .unwrap();
+        assert_eq!(events, vec![CaseEvent::Closed]);
+        assert_eq!(CaseEvent::Closed.routing_key(), "returns.case.closed");
+        assert_eq!(c.status, CaseStatus::Closed);
+        assert_eq!(
+            c.close_reason.as_deref(),
+            Some("the warehouse refuted the claim")
+        );
+        assert_eq!(c.version, before.version + 1);
+        assert_eq!(c.updated_at, later);
+        let h = c.history.last().unwrap();
+        assert_eq!(
+            (h.event, h.from, h.to, &h.actor, h.at),
+            (
+                CaseEvent::Closed,
+                CaseStatus::Approved,
+                CaseStatus::Closed,
+                &sys,
+                later
+            )
+        );
+        assert_eq!(h.note.as_deref(), Some("the warehouse refuted the claim"));
+        // Nothing moved, nothing is owed, and the line is free again.
+        assert!(!c.claims_quantity());
+        assert_eq!(c.committed_amount().minor(), 0);
+        assert_eq!(c.refund_amount, None);
+        assert_eq!(c.replacement_shipment_ref, None);
+        let (opened, _) =
+            Case::request(next, &o, std::slice::from_ref(&c), buyer(&o), later, &s).unwrap();
+        assert_eq!(opened.status, CaseStatus::PendingMerchant);
+        // Closing twice is a state error.
+        assert_eq!(
+            c.close(&sys, "again", later).unwrap_err().rule_name(),
+            Some("invalid_state_transition")
+        );
+    }
+
+    #[test]
+    fn close_only_an_approved_case() {
+        use CaseStatus::*;
+        let o = order();
+        let l1 = o.lines[0].line_id;
+        let cases = [
+            (Approved, Ok(Closed)),
+            (Requested, Err(Some("invalid_state_transition"))),
+            (PendingMerchant, Err(Some("invalid_state_transition"))),
+            (Negotiating, Err(Some("invalid_state_transition"))),
+            (Rejected, Err(Some("invalid_state_transition"))),
+            (AwaitingBuyerShipment, Err(Some("invalid_state_transition"))),
+            (ReturnInTransit, Err(Some("invalid_state_transition"))),
+            (Received, Err(Some("invalid_state_transition"))),
+            (Inspected, Err(Some("invalid_state_transition"))),
+            (Refunding, Err(Some("invalid_state_transition"))),
+            (ReplacementShipped, Err(Some("invalid_state_transition"))),
+            (Completed, Err(Some("invalid_state_transition"))),
+            (Withdrawn, Err(Some("invalid_state_transition"))),
+            (Closed, Err(Some("invalid_state_transition"))),
+        ];
+        for (status, want) in cases {
+            let mut c = case_on(&o, CaseType::Reship, ReasonCode::WrongItem, &[(l1, 1)]);
+            c.status = status;
+            let got = c
+                .close(&staff(), "refuted", now())
+                .map(|_| c.status)
+                .map_err(|e| e.rule_name());
+            assert_eq!(got, want, "{status}");
         }
     }
 

@@ -163,7 +163,8 @@ text_enum!(
         Completed => "COMPLETED",
         /// Withdrawn by the buyer before money moved.
         Withdrawn => "WITHDRAWN",
-        /// Closed without completion (no buyer shipment before the deadline).
+        /// Closed without completion (no buyer shipment before the deadline, or the claim
+        /// refuted after approval).
         Closed => "CLOSED",
     }
 );

@@ -23,6 +23,7 @@ pub fn router(api: ReturnsApi) -> CommandRouter {
         pb::SetDispositionRequest => set_disposition,
         pb::AutoApproveCaseRequest => auto_approve_case,
         pb::CloseCaseForNoShipmentRequest => close_case_for_no_shipment,
+        pb::CloseCaseRequest => close_case,
         pb::RecordInterceptionRequest => record_interception,
         pb::MarkRefundingRequest => mark_refunding,
         pb::RecordRefundedRequest => record_refunded,

@@ -4,13 +4,13 @@
 
 use crate::saga_world::*;
 use crate::sagas::{LONG, steps_with};
-use aftersales_proto::common::v1::ActorKind;
+use aftersales_proto::common::v1::{ActorKind, PageRequest};
 use aftersales_proto::complaints::v1::{self as complaints, WorkOrderStatus};
 use aftersales_proto::logistics::v1::{Direction, FeePayer, WaybillState};
 use aftersales_proto::orchestrator::v1::{self as orch, SagaStatus};
 use aftersales_proto::payments::v1::{CompensationKind, CompensationPayout, CompensationStatus};
 use aftersales_proto::returns::v1::{
-    CaseStatus, CaseType, InspectionStatus as Inspection, ReasonCode,
+    CaseStatus, CaseType, InspectionStatus as Inspection, ListCaseHistoryRequest, ReasonCode,
 };
 use std::time::Duration;
 
@@ -417,7 +417,7 @@ async fn a_wrong_item_is_reshipped_with_a_merchant_paid_return_label_and_store_c
 }
 
 #[tokio::test]
-async fn a_reship_claim_the_warehouse_refutes_fails_and_ships_nothing() {
+async fn a_reship_claim_the_warehouse_refutes_closes_the_case_and_frees_the_line() {
     let mut w = World::start(&[]).await;
     let placed = w.place_delivered_order().await.unwrap();
     let case_id = w
@@ -432,16 +432,13 @@ async fn a_reship_claim_the_warehouse_refutes_fails_and_ships_nothing() {
     w.merchant_decides(&case_id, true).await.unwrap();
     let verification = w.warehouse_answers(&case_id, false, LONG).await.unwrap();
     let s = w.wait_saga(&case_id, LONG, terminal).await;
-    assert_eq!(status(&s), SagaStatus::Compensated, "{s:?}");
+    // The claim was decided, nothing failed: the saga completes, the case is closed.
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
     assert_eq!(s.flow, "reship");
     assert!(!s.past_pivot);
-    assert!(
-        s.last_error.contains("warehouse_refuted_claim"),
-        "{}",
-        s.last_error
-    );
+    assert!(s.last_error.is_empty(), "{}", s.last_error);
 
-    // Nothing shipped, nothing paid, nothing counted, the case not completed.
+    // Nothing shipped, nothing paid, nothing counted.
     for direction in [Direction::Reship, Direction::Return, Direction::Replacement] {
         let found = w
             .case_shipments(&placed, &case_id, direction)
@@ -455,16 +452,51 @@ async fn a_reship_claim_the_warehouse_refutes_fails_and_ships_nothing() {
         line_progress(&mut w, &placed).await,
         vec![(0, 0, 0), (0, 0, 0)]
     );
-    let case = w.case(&case_id).await.unwrap();
-    assert_ne!(case.status, CaseStatus::Completed as i32);
-    assert_ne!(case.status, CaseStatus::ReplacementShipped as i32);
-    assert!(case.replacement_shipment_id.is_empty());
     let wo = work_order(&mut w, &verification.work_order_id).await;
     assert_eq!(wo.status, WorkOrderStatus::Rejected as i32);
 
+    // returns: CLOSED with the reason, recorded in the history by the orchestrator.
+    let reason = format!(
+        "the warehouse refuted the claim (work order {})",
+        verification.work_order_id
+    );
+    let case = w.case(&case_id).await.unwrap();
+    assert_eq!(case.status, CaseStatus::Closed as i32);
+    assert_eq!(case.close_reason, reason);
+    assert!(case.replacement_shipment_id.is_empty());
+    let history = w
+        .returns
+        .list_case_history(ListCaseHistoryRequest {
+            actor: actor(ActorKind::Staff, "cs-1"),
+            case_id: case_id.clone(),
+            page: Some(PageRequest {
+                page_size: 100,
+                page_token: String::new(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    let last = history.last().unwrap();
+    assert_eq!(last.event, "returns.case.closed");
+    assert_eq!(
+        (last.from_status, last.to_status),
+        (CaseStatus::Approved as i32, CaseStatus::Closed as i32)
+    );
+    assert_eq!(last.note, reason);
+    assert_eq!(
+        last.actor.as_ref().map(|a| a.kind),
+        Some(ActorKind::System as i32)
+    );
+
     let saga = w.saga(&s.saga_id).await.unwrap();
     assert_steps(&saga, "event_received", &["await_verification"]);
-    assert_steps(&saga, "business_failure", &["verified"]);
+    assert_steps(
+        &saga,
+        "succeeded",
+        &["verify_with_warehouse", "close_refuted_case"],
+    );
     assert_never_ran(
         &saga,
         &[
@@ -474,6 +506,22 @@ async fn a_reship_claim_the_warehouse_refutes_fails_and_ships_nothing() {
             "complete_case",
         ],
     );
+
+    // The line is free again: the buyer opens a new case on it.
+    let again = w
+        .open_case_for(
+            &placed,
+            CaseType::Reship,
+            ReasonCode::MissingItem,
+            &[LINE_B],
+        )
+        .await
+        .unwrap();
+    assert_ne!(again, case_id);
+    let reopened = w.case(&again).await.unwrap();
+    assert_eq!(reopened.status, CaseStatus::PendingMerchant as i32);
+    assert_eq!(reopened.items.len(), 1);
+    assert_eq!(reopened.items[0].line_id, case.items[0].line_id);
 }
 
 #[tokio::test]
@@ -711,10 +759,7 @@ async fn an_exchange_for_a_dearer_variant_charges_the_difference_before_it_ships
             < position(&saga, "ship_replacement", "sent"),
         "the difference is paid before the replacement leaves"
     );
-    assert_never_ran(
-        &saga,
-        &["refund_difference", "mark_refunding", "refund"],
-    );
+    assert_never_ran(&saga, &["refund_difference", "mark_refunding", "refund"]);
 }
 
 #[tokio::test]
@@ -766,7 +811,11 @@ async fn an_exchange_for_a_cheaper_variant_refunds_the_accepted_difference_after
             < position(&saga, "refund_difference", "sent"),
         "the difference is refunded once the replacement shipped"
     );
-    assert_steps(&saga, "succeeded", &["ship_back_rejected", "refund_difference"]);
+    assert_steps(
+        &saga,
+        "succeeded",
+        &["ship_back_rejected", "refund_difference"],
+    );
     assert_never_ran(&saga, &["charge_difference", "mark_refunding", "refund"]);
 }
 
@@ -815,9 +864,9 @@ async fn an_exchange_undone_after_the_difference_was_charged_voids_the_charge_an
     let saga = w.saga(&s.saga_id).await.unwrap();
     for step in ["ship_replacement", "charge_difference"] {
         assert!(
-            saga.timeline.iter().any(|e| e.step == step
-                && e.kind == "compensation"
-                && e.outcome == "succeeded"),
+            saga.timeline
+                .iter()
+                .any(|e| e.step == step && e.kind == "compensation" && e.outcome == "succeeded"),
             "{step} not compensated: {:?}",
             saga.timeline
         );

@@ -1233,3 +1233,99 @@ async fn arbitration_freezes_money_and_a_split_ruling_sets_what_is_due() {
         .unwrap_err();
     assert_rule(&err, "only_parties_appeal");
 }
+
+#[tokio::test]
+async fn close_case_closes_an_approved_claim_with_its_reason_and_frees_the_line() {
+    let mut w = World::start().await;
+    let mut events = w.env.event_probe("returns.case.closed").await;
+    let order = w.order(Some(1)).await;
+    let req = w.case_req(&order, CaseType::Reship, ReasonCode::MissingItem, &[(1, 1)]);
+    let case = w.create_case(req).await.unwrap();
+    let id = case.case_id.clone();
+    let close = |actor, reason: &str| CloseCaseRequest {
+        idempotency_key: key(),
+        actor,
+        case_id: id.clone(),
+        reason: reason.into(),
+    };
+
+    // Only an approved case closes.
+    let err = w
+        .returns
+        .close_case(close(system(), "the warehouse refuted the claim"))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "invalid_state_transition");
+    w.returns
+        .approve_case(ApproveCaseRequest {
+            idempotency_key: key(),
+            actor: w.merchant(),
+            case_id: id.clone(),
+        })
+        .await
+        .unwrap();
+    // The reason is required.
+    let err = w
+        .returns
+        .close_case(close(system(), "  "))
+        .await
+        .unwrap_err();
+    assert_invalid(&err, "reason");
+    // The orchestrator or staff only: not the buyer, not the merchant.
+    for party in [w.buyer(), w.merchant()] {
+        let err = w
+            .returns
+            .close_case(close(party, "the warehouse refuted the claim"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    }
+    assert_eq!(status(&w.get(&id).await), CaseStatus::Approved);
+    // The line is held while the case is open.
+    let again = w.case_req(&order, CaseType::Reship, ReasonCode::MissingItem, &[(1, 1)]);
+    assert_rule(
+        &w.create_case(again.clone()).await.unwrap_err(),
+        "line_has_open_case",
+    );
+
+    let req = close(system(), "the warehouse refuted the claim");
+    let closed = w
+        .returns
+        .close_case(req.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(status(&closed), CaseStatus::Closed);
+    assert_eq!(closed.close_reason, "the warehouse refuted the claim");
+    // A replay answers the first result and changes nothing.
+    let replay = w
+        .returns
+        .close_case(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(replay, closed);
+    let event = events
+        .wait_for(WAIT, |e| {
+            e.routing_key == "returns.case.closed" && e.event.entity_id == id
+        })
+        .await
+        .expect("closed event");
+    assert_eq!(event.event.state, "CLOSED");
+    // Closing twice is a state error.
+    let err = w
+        .returns
+        .close_case(close(actor(ActorKind::Staff, "cs-1"), "again"))
+        .await
+        .unwrap_err();
+    assert_rule(&err, "invalid_state_transition");
+
+    // The line is free: the buyer opens a new case on it.
+    let reopened = w.create_case(again).await.unwrap();
+    assert_ne!(reopened.case_id, id);
+    assert_eq!(status(&reopened), CaseStatus::PendingMerchant);
+}
