@@ -11,6 +11,7 @@ pub mod api;
 pub mod engine;
 pub mod flows;
 pub mod messaging;
+pub mod metrics;
 pub mod storage;
 
 use aftersales_platform::{Runtime, ServiceDef};
@@ -106,10 +107,12 @@ impl ServiceDef for Orchestrator {
         storage::migrations()
     }
 
-    async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
+    async fn build(rt: &Runtime<Config>) -> anyhow::Result<aftersales_platform::grpc::Router> {
         let cfg = &rt.settings.service;
         let settings = cfg.engine()?;
         let registry = flows::registry().map_err(|e| anyhow::anyhow!(e))?;
+        // Registered now, so that the saga metrics are listed before the first saga.
+        metrics::get();
         let driver = engine::driver::Driver::new(registry, settings);
         messaging::declare_command_queues(rt.broker.clone(), rt.shutdown.clone());
         messaging::start_consumers(&rt.broker, &rt.store, &driver, &rt.shutdown);

@@ -16,7 +16,6 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::de::DeserializeOwned;
 use std::{future::Future, marker::PhantomData, path::PathBuf, process::ExitCode};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::Router;
 
 /// What a service tells the platform about itself.
 pub trait ServiceDef: Send + Sync + Sized + 'static {
@@ -33,7 +32,9 @@ pub trait ServiceDef: Send + Sync + Sized + 'static {
     fn migrations() -> Vec<Box<dyn MigrationTrait>>;
 
     /// Builds the API router and starts the service's consumers and background tasks.
-    fn build(rt: &Runtime<Self::Config>) -> impl Future<Output = anyhow::Result<Router>> + Send;
+    fn build(
+        rt: &Runtime<Self::Config>,
+    ) -> impl Future<Output = anyhow::Result<grpc::Router>> + Send;
 }
 
 /// Everything a running service needs.
@@ -156,6 +157,14 @@ pub async fn run<S: ServiceDef>(
         broker,
         shutdown: shutdown.clone(),
     };
+    if let Some(addr) = settings.metrics.addr {
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(err) = crate::metrics::serve(addr, stop).await {
+                tracing::error!(%addr, error = %err, "metrics endpoint stopped");
+            }
+        });
+    }
     let router = S::build(&rt).await?;
     let listener = tokio::net::TcpListener::bind(settings.grpc.addr).await?;
     grpc::serve(router, S::GRPC_SERVICE, listener, shutdown.clone()).await?;

@@ -39,6 +39,8 @@ pub struct Settings<S> {
     pub amqp: AmqpSettings,
     pub outbox: OutboxSettings,
     pub telemetry: TelemetrySettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     pub service: S,
 }
 
@@ -46,6 +48,13 @@ pub struct Settings<S> {
 #[serde(deny_unknown_fields)]
 pub struct GrpcSettings {
     pub addr: SocketAddr,
+}
+
+/// Where Prometheus scrapes `GET /metrics` (ports 9550–9556 by default; unset: not served).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub addr: Option<SocketAddr>,
 }
 
 #[derive(Clone, Deserialize)]

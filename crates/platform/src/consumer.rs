@@ -125,6 +125,7 @@ async fn process(
     let envelope = match Envelope::decode(delivery.data.as_slice()) {
         Ok(env) if !env.message_id.is_empty() => env,
         _ => {
+            count_dead_letter(&spec.queue);
             tracing::error!(queue = %spec.queue, "undecodable message dead-lettered");
             delivery
                 .reject(BasicRejectOptions { requeue: false })
@@ -153,6 +154,13 @@ async fn handle(
     delivery: Delivery,
     envelope: Envelope,
 ) -> Result<(), lapin::Error> {
+    let metrics = crate::metrics::core();
+    let queue = crate::metrics::QueueLabels {
+        queue: spec.queue.clone(),
+    };
+    if delivery.redelivered {
+        metrics.redelivered.get_or_create(&queue).inc();
+    }
     let max_attempts = broker.settings().max_attempts.max(1);
     let mut backoff = Duration::from_millis(100);
     for attempt in 1..=max_attempts {
@@ -164,24 +172,33 @@ async fn handle(
                 Box::pin(async move {
                     if !inbox::claim(tx.conn(), &consumer, &env.message_id).await? {
                         tracing::debug!(message_id = %env.message_id, "duplicate delivery ignored");
-                        return Ok(());
+                        return Ok("duplicate");
                     }
-                    h(tx, env).await
+                    h(tx, env).await.map(|()| "processed")
                 })
             })
             .await;
         match result {
-            Ok(()) => {
+            Ok(outcome) => {
                 delivery.ack(BasicAckOptions::default()).await?;
+                metrics
+                    .consumed
+                    .get_or_create(&crate::metrics::ConsumedLabels {
+                        queue: spec.queue.clone(),
+                        outcome,
+                    })
+                    .inc();
                 return Ok(());
             }
             Err(err) if is_transient(&err) && attempt < max_attempts => {
+                metrics.retried.get_or_create(&queue).inc();
                 tracing::warn!(queue = %spec.queue, message_id = %envelope.message_id, attempt, error = %err, "handler failed, retrying");
                 tokio::time::sleep(backoff + jitter(backoff)).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             Err(err) => {
                 tracing::Span::current().record("otel.status_code", "ERROR");
+                count_dead_letter(&spec.queue);
                 tracing::error!(queue = %spec.queue, message_id = %envelope.message_id, attempt, error = %err, "message dead-lettered");
                 delivery
                     .reject(BasicRejectOptions { requeue: false })
@@ -191,6 +208,21 @@ async fn handle(
         }
     }
     Ok(())
+}
+
+fn count_dead_letter(queue: &str) {
+    let m = crate::metrics::core();
+    m.dead_lettered
+        .get_or_create(&crate::metrics::QueueLabels {
+            queue: queue.to_owned(),
+        })
+        .inc();
+    m.consumed
+        .get_or_create(&crate::metrics::ConsumedLabels {
+            queue: queue.to_owned(),
+            outcome: "dead_lettered",
+        })
+        .inc();
 }
 
 fn jitter(base: Duration) -> Duration {

@@ -4,15 +4,24 @@
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::Router;
 use tonic_health::ServingStatus;
+use tower::layer::util::{Identity, Stack};
+
+/// The server every process builds its API on: traced ([`crate::trace::server_span`]) and
+/// measured ([`crate::metrics::RpcMetricsLayer`]).
+pub type Server = tonic::transport::Server<Stack<crate::metrics::RpcMetricsLayer, Identity>>;
+
+/// A [`Server`] with the process's API added.
+pub type Router =
+    tonic::transport::server::Router<Stack<crate::metrics::RpcMetricsLayer, Identity>>;
 
 /// Starts a server builder with the settings every process shares.
-pub fn builder() -> tonic::transport::Server {
+pub fn builder() -> Server {
     tonic::transport::Server::builder()
         .trace_fn(crate::trace::server_span)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .timeout(std::time::Duration::from_secs(30))
+        .layer(crate::metrics::RpcMetricsLayer)
 }
 
 /// Adds health and reflection to `router` and serves it on `listener` until `shutdown` is cancelled.

@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: layered settings (defaults, file, `AFTERSALES__SECTION__KEY`), validated at start
 //! - [`telemetry`]: logs and OTLP trace export
+//! - [`metrics`]: Prometheus metrics (RPC, messaging, outbox) on `GET /metrics`
 //! - [`trace`]: trace context propagation over gRPC, the outbox and AMQP, and the spans of each hop
 //! - [`grpc`]: the server with health, reflection and graceful shutdown
 //! - [`db`]: connection, database creation, platform tables
@@ -23,6 +24,7 @@ pub mod error;
 pub mod grpc;
 pub mod inbox;
 pub mod messages;
+pub mod metrics;
 pub mod outbox;
 pub mod shutdown;
 pub mod store;

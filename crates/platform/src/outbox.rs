@@ -92,6 +92,9 @@ impl Outbox {
                         }
                     }
                 }
+                if let Err(err) = sample_backlog(&db).await {
+                    tracing::debug!(error = %err, "outbox backlog not sampled");
+                }
                 if stopping {
                     break;
                 }
@@ -174,7 +177,15 @@ pub async fn relay_batch(
             tracing::debug!(parent: &span, error = %err, "publish failed");
         }
         match sent {
-            Ok(()) => published.push(id),
+            Ok(()) => {
+                crate::metrics::core()
+                    .published
+                    .get_or_create(&crate::metrics::ExchangeLabels {
+                        exchange: exchange.as_str().to_owned(),
+                    })
+                    .inc();
+                published.push(id)
+            }
             Err(err) => {
                 tracing::warn!(id, error = %err, "outbox publish failed, will retry");
                 failed.push(id);
@@ -214,6 +225,26 @@ pub async fn relay_batch(
         );
     }
     Ok(claimed)
+}
+
+/// Sets the backlog gauges: rows waiting to be published and the age of the oldest.
+async fn sample_backlog(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT count(*) AS backlog, \
+             COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest \
+             FROM outbox WHERE published_at IS NULL AND rejected_at IS NULL",
+        ))
+        .await?;
+    if let Some(row) = row {
+        let backlog: i64 = row.try_get_by("backlog")?;
+        let oldest: f64 = row.try_get_by("oldest")?;
+        let m = crate::metrics::core();
+        m.outbox_backlog.set(backlog);
+        m.outbox_oldest_age.set(oldest.max(0.0));
+    }
+    Ok(())
 }
 
 /// AMQP properties of an envelope: persistent, protobuf, ids, type, and the stored headers.

@@ -30,7 +30,7 @@ impl aftersales_platform::ServiceDef for NoService {
     }
     async fn build(
         _rt: &aftersales_platform::Runtime<()>,
-    ) -> anyhow::Result<tonic::transport::server::Router> {
+    ) -> anyhow::Result<aftersales_platform::grpc::Router> {
         anyhow::bail!("not used")
     }
 }

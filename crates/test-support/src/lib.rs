@@ -61,6 +61,8 @@ pub struct TestEnv {
 pub struct ServiceProcess {
     pub name: String,
     pub addr: SocketAddr,
+    /// Where it serves `GET /metrics`.
+    pub metrics_addr: SocketAddr,
     pub database_url: String,
     pub log: PathBuf,
     child: Child,
@@ -124,6 +126,7 @@ impl TestEnv {
     /// until its health check reports SERVING, and returns a channel to it.
     pub async fn start(&self, service: &str, extra_env: &[(&str, &str)]) -> GrpcChannel {
         let addr = free_port();
+        let metrics_addr = free_port();
         let database_url = self.database_url(service);
         let bin = binary(service);
         let log_dir = bin
@@ -138,6 +141,7 @@ impl TestEnv {
         cmd.arg("serve")
             .env_remove("RUST_LOG")
             .env("AFTERSALES__GRPC__ADDR", addr.to_string())
+            .env("AFTERSALES__METRICS__ADDR", metrics_addr.to_string())
             .env("AFTERSALES__DATABASE__URL", &database_url)
             .env("AFTERSALES__DATABASE__MAX_CONNECTIONS", "20")
             .env("AFTERSALES__AMQP__URL", amqp_url())
@@ -162,6 +166,7 @@ impl TestEnv {
         let process = ServiceProcess {
             name: service.to_owned(),
             addr,
+            metrics_addr,
             database_url,
             log: log.clone(),
             child,
@@ -178,6 +183,16 @@ impl TestEnv {
             .rev()
             .find(|p| p.name == service)
             .map(ServiceProcess::endpoint)
+    }
+
+    /// Where the most recently started process of `service` serves `GET /metrics`.
+    pub fn metrics_addr(&self, service: &str) -> Option<SocketAddr> {
+        let services = self.services.lock().expect("lock");
+        services
+            .iter()
+            .rev()
+            .find(|p| p.name == service)
+            .map(|p| p.metrics_addr)
     }
 
     /// Kills (SIGKILL) the named service process.
@@ -496,4 +511,36 @@ impl EventProbe {
         };
         self.probe.wait_for(timeout, build, pred).await
     }
+}
+
+/// `GET /metrics` from `addr` (plain HTTP/1.0 over TCP): the status line and the body.
+pub async fn scrape(addr: SocketAddr) -> std::io::Result<(String, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\nAccept: application/openmetrics-text\r\n\r\n")
+        .await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+    Ok((head.to_owned(), body.to_owned()))
+}
+
+/// The value of the sample `name{labels}` in an OpenMetrics text, where `labels` are
+/// `key="value"` pairs that must all be present (0 when there is no such sample).
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            (metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))))
+            .then(|| value.parse::<f64>().ok())
+            .flatten()
+        })
+        .sum()
 }

@@ -244,9 +244,17 @@ impl Driver {
                     if entry.outcome != "sent" {
                         spans::entry(inst, entry);
                     }
+                    crate::metrics::step_outcome(
+                        &inst.flow,
+                        &entry.step,
+                        entry.kind,
+                        entry.outcome,
+                        entry.elapsed_ms,
+                    );
                     entries.push(entry)
                 }
                 Effect::Lifecycle(what) => {
+                    crate::metrics::lifecycle(&inst.flow, what);
                     tx.publish(&crate::api::convert::lifecycle_event(inst, flow, what))
                         .await?;
                 }

@@ -228,6 +228,7 @@ pub fn start_timers(store: Store, driver: Driver, poll: Duration, shutdown: Canc
             ticks = ticks.wrapping_add(1);
             if ticks.is_multiple_of(10) {
                 sweep(&store, &driver).await;
+                sample_gauges(&store, &driver).await;
             }
         }
     });
@@ -268,6 +269,30 @@ async fn fire_due_timers(store: &Store, driver: &Driver) {
             }
         }
     }
+}
+
+/// Sets the parked-sagas and due-timers gauges (every flow, so a flow back to 0 shows 0).
+async fn sample_gauges(store: &Store, driver: &Driver) {
+    let (parked, due) = match storage::attention_and_due(&store.db).await {
+        Ok(v) => v,
+        Err(err) => {
+            tracing::debug!(error = %err, "saga gauges not sampled");
+            return;
+        }
+    };
+    let m = crate::metrics::get();
+    for flow in driver.registry.latest() {
+        let n = parked
+            .iter()
+            .find(|(f, _)| f == flow.name)
+            .map_or(0, |(_, n)| *n);
+        m.needing_attention
+            .get_or_create(&crate::metrics::FlowLabels {
+                flow: flow.name.to_owned(),
+            })
+            .set(n);
+    }
+    m.timers_due.set(due);
 }
 
 async fn sweep(store: &Store, driver: &Driver) {

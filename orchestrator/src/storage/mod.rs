@@ -323,6 +323,37 @@ pub async fn take_buffered<C: ConnectionTrait>(
         .transpose()?)
 }
 
+/// Sagas parked for an operator now, by flow, and the timers already due (for the gauges).
+pub async fn attention_and_due<C: ConnectionTrait>(
+    conn: &C,
+) -> AppResult<(Vec<(String, i64)>, i64)> {
+    let rows = conn
+        .query_all_raw(stmt(
+            "SELECT flow, count(*) AS n FROM sagas WHERE status = 'NEEDS_ATTENTION' GROUP BY flow",
+            vec![],
+        ))
+        .await?;
+    let parked = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get_by::<String, _>("flow")?,
+                r.try_get_by::<i64, _>("n")?,
+            ))
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    let due = conn
+        .query_one_raw(stmt(
+            "SELECT count(*) AS n FROM saga_timers WHERE due_at <= now()",
+            vec![],
+        ))
+        .await?
+        .map(|r| r.try_get_by::<i64, _>("n"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok((parked, due))
+}
+
 /// Waiting sagas for which an unconsumed buffered event with their key exists (the sweeper's
 /// safety net for an event that raced its saga into the wait).
 pub async fn sagas_with_buffered_events<C: ConnectionTrait>(conn: &C) -> AppResult<Vec<Uuid>> {

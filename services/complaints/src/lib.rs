@@ -4,6 +4,7 @@
 pub mod api;
 pub mod domain;
 pub mod messaging;
+pub mod metrics;
 pub mod storage;
 
 use aftersales_platform::{Runtime, ServiceDef, sea_orm_migration::MigrationTrait};
@@ -68,8 +69,11 @@ impl ServiceDef for Complaints {
         storage::migrations()
     }
 
-    async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
+    async fn build(rt: &Runtime<Config>) -> anyhow::Result<aftersales_platform::grpc::Router> {
         let policy = rt.settings.service.policy()?;
+        // Both series exist from the start (at 0), so alerts can use increase() at once.
+        metrics::sla_breaches("first_response", 0);
+        metrics::sla_breaches("work_order", 0);
         messaging::closed_subjects::spawn(rt);
         let api = api::ComplaintsApi::new(rt.store.clone(), policy);
         messaging::commands::router(api.clone()).spawn(rt);

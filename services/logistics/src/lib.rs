@@ -154,7 +154,7 @@ impl ServiceDef for Logistics {
         storage::migrations()
     }
 
-    async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
+    async fn build(rt: &Runtime<Config>) -> anyhow::Result<aftersales_platform::grpc::Router> {
         let api = api::LogisticsApi::new(rt)?;
         messaging::commands::router(api.clone()).spawn(rt);
         let every = std::time::Duration::from_secs(rt.settings.service.stuck_sweep_seconds);

@@ -117,7 +117,7 @@ impl ServiceDef for Orders {
         storage::migrations()
     }
 
-    async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
+    async fn build(rt: &Runtime<Config>) -> anyhow::Result<aftersales_platform::grpc::Router> {
         let api = api::OrdersApi::new(rt)?;
         messaging::commands::router(api.clone()).spawn(rt);
         Ok(aftersales_platform::grpc::builder().add_service(OrdersServiceServer::new(api)))

@@ -81,7 +81,7 @@ impl ServiceDef for Payments {
         storage::migrations()
     }
 
-    async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
+    async fn build(rt: &Runtime<Config>) -> anyhow::Result<aftersales_platform::grpc::Router> {
         let api = api::PaymentsApi::new(rt)?;
         messaging::commands::router(api.clone()).spawn(rt);
         Ok(aftersales_platform::grpc::builder().add_service(PaymentsServiceServer::new(api)))

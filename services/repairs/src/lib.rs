@@ -71,7 +71,7 @@ impl ServiceDef for Repairs {
         storage::migrations()
     }
 
-    async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
+    async fn build(rt: &Runtime<Config>) -> anyhow::Result<aftersales_platform::grpc::Router> {
         let api = api::RepairsApi::new(rt)?;
         messaging::commands::router(api.clone()).spawn(rt);
         consumer::spawn(

@@ -99,7 +99,7 @@ impl ServiceDef for Returns {
         storage::migrations()
     }
 
-    async fn build(rt: &Runtime<Config>) -> anyhow::Result<tonic::transport::server::Router> {
+    async fn build(rt: &Runtime<Config>) -> anyhow::Result<aftersales_platform::grpc::Router> {
         let api = api::ReturnsApi::new(rt)?;
         messaging::commands::router(api.clone()).spawn(rt);
         consumer::spawn(

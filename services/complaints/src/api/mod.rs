@@ -532,6 +532,8 @@ impl ComplaintsService for ComplaintsApi {
                                 out.work_orders.push(convert::work_order_to_pb(&w));
                             }
                         }
+                        crate::metrics::sla_breaches("first_response", out.complaints.len());
+                        crate::metrics::sla_breaches("work_order", out.work_orders.len());
                         if !out.complaints.is_empty() || !out.work_orders.is_empty() {
                             tracing::info!(
                                 complaints = out.complaints.len(),

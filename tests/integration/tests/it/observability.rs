@@ -1,12 +1,13 @@
-//! One distributed trace per saga, checked with a real OTLP/gRPC receiver in the test process:
-//! every process exports its spans there while a return with inspection runs end to end.
+//! Observability end to end: one distributed trace per saga, checked with a real OTLP/gRPC
+//! receiver in the test process while a return with inspection runs; and every process's
+//! Prometheus metrics, scraped directly and by Prometheus itself, moving with the flow.
 
 use crate::saga_world::*;
 use crate::sagas::LONG;
 use aftersales_proto::orchestrator::v1::SagaStatus;
 use aftersales_proto::returns::v1::{CaseType, InspectionStatus as Inspection};
-use aftersales_test_support::TestEnv;
 use aftersales_test_support::otlp::{CollectedSpan, OtlpCollector};
+use aftersales_test_support::{TestEnv, sample, scrape};
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -263,4 +264,212 @@ async fn a_return_with_inspection_is_one_trace_across_every_process() {
         "no saga span linked to the warehouse's trace"
     );
     let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+}
+
+const PROCESSES: [&str; 7] = [
+    "orchestrator",
+    "orders",
+    "returns",
+    "repairs",
+    "logistics",
+    "payments",
+    "complaints",
+];
+
+async fn metrics_of(w: &World, process: &str) -> String {
+    let addr = w.env.metrics_addr(process).expect("started");
+    let (head, body) = scrape(addr).await.expect("scrape");
+    assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "{process}: {head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{process}: {head}"
+    );
+    assert!(
+        body.trim_end().ends_with("# EOF"),
+        "{process}: not OpenMetrics"
+    );
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_process_serves_metrics_and_the_saga_counters_move_with_a_return() {
+    let mut w = World::start(&[]).await;
+    let return_refund = [("flow", "return_refund")];
+    for p in PROCESSES {
+        let text = metrics_of(&w, p).await;
+        for family in [
+            "aftersales_outbox_backlog_messages",
+            "aftersales_outbox_oldest_age_seconds",
+            "aftersales_rpc_server_requests",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "{p} lacks {family}"
+            );
+        }
+    }
+    let before = metrics_of(&w, "orchestrator").await;
+    assert!(before.contains("# TYPE aftersales_saga_timers_due gauge"));
+    assert_eq!(
+        sample(&before, "aftersales_sagas_started_total", &return_refund),
+        0.0
+    );
+
+    let placed = w.place_delivered_order().await.unwrap();
+    let case_id = w.open_case(&placed, CaseType::ReturnRefund).await.unwrap();
+    w.merchant_decides(&case_id, true).await.unwrap();
+    w.return_leg(&placed, &case_id, |_| (Inspection::Accepted, true))
+        .await
+        .unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Completed, "{s:?}");
+
+    // The orchestrator: one saga started and completed, none compensated or parked, the steps
+    // timed, no timer overdue.
+    let orch = metrics_of(&w, "orchestrator").await;
+    assert_eq!(
+        sample(&orch, "aftersales_sagas_started_total", &return_refund),
+        1.0
+    );
+    assert_eq!(
+        sample(&orch, "aftersales_sagas_completed_total", &return_refund),
+        1.0
+    );
+    assert_eq!(
+        sample(&orch, "aftersales_sagas_compensated_total", &return_refund),
+        0.0
+    );
+    assert_eq!(
+        sample(&orch, "aftersales_sagas_parked_total", &return_refund),
+        0.0
+    );
+    assert_eq!(
+        sample(
+            &orch,
+            "aftersales_saga_step_duration_seconds_count",
+            &[
+                ("flow", "return_refund"),
+                ("step", "refund"),
+                ("kind", "command")
+            ]
+        ),
+        1.0
+    );
+    let replies = sample(
+        &orch,
+        "aftersales_messages_consumed_total",
+        &[("queue", "orchestrator.replies"), ("outcome", "processed")],
+    );
+    // Every command the saga sent was answered once.
+    let commands = sample(
+        &orch,
+        "aftersales_messages_published_total",
+        &[("exchange", "commands")],
+    );
+    assert!(commands >= 5.0, "{commands} commands:\n{orch}");
+    assert_eq!(replies, commands, "{orch}");
+    // returns: the buyer's CreateCase calls counted (the refused retries too), events published.
+    let returns = metrics_of(&w, "returns").await;
+    assert!(
+        sample(
+            &returns,
+            "aftersales_rpc_server_requests_total",
+            &[
+                ("rpc_service", "aftersales.returns.v1.ReturnsService"),
+                ("rpc_method", "CreateCase"),
+                ("grpc_code", "OK")
+            ]
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &returns,
+            "aftersales_rpc_server_duration_seconds_count",
+            &[("rpc_method", "CreateCase")]
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &returns,
+            "aftersales_messages_published_total",
+            &[("exchange", "events")]
+        ) >= 1.0
+    );
+    // payments: the refund command consumed once, nothing dead-lettered.
+    let payments = metrics_of(&w, "payments").await;
+    assert!(
+        sample(
+            &payments,
+            "aftersales_messages_consumed_total",
+            &[("queue", "payments.commands"), ("outcome", "processed")]
+        ) >= 1.0
+    );
+    assert_eq!(
+        sample(&payments, "aftersales_messages_dead_lettered_total", &[]),
+        0.0
+    );
+    // complaints: both SLA breach series exist from the start.
+    let complaints = metrics_of(&w, "complaints").await;
+    assert!(complaints.contains("aftersales_sla_breaches_total{kind=\"work_order\"} 0"));
+
+    prometheus_scrapes_every_process(&w).await;
+}
+
+/// Debian's Prometheus (2.42, installed by scripts/bootstrap.sh) is the real client: it scrapes
+/// the seven endpoints, finds every target up, and reads the saga counter.
+async fn prometheus_scrapes_every_process(w: &World) {
+    let dir = std::env::temp_dir().join(format!("aftersales-prom-{}", w.env.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let targets: Vec<String> = PROCESSES
+        .iter()
+        .map(|p| format!("'{}'", w.env.metrics_addr(p).unwrap()))
+        .collect();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: aftersales\n    static_configs:\n      - targets: [{}]\n",
+        targets.join(", ")
+    );
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    let web = aftersales_test_support::free_port();
+    let mut prometheus = std::process::Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={web}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+        .spawn()
+        .expect("prometheus is installed by scripts/bootstrap.sh");
+    let query = |expr: &str| {
+        let out = std::process::Command::new("promtool")
+            .args(["query", "instant", &format!("http://{web}"), expr])
+            .output()
+            .expect("promtool is installed with prometheus");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (up, completed) = loop {
+        let up = query("sum(up)");
+        let completed = query("sum(aftersales_sagas_completed_total{flow=\"return_refund\"})");
+        if up.contains("=> 7 @") && completed.contains("=> 1 @") {
+            break (up, completed);
+        }
+        if tokio::time::Instant::now() > deadline {
+            let _ = prometheus.kill();
+            panic!(
+                "prometheus: up {up:?}, completed {completed:?}; log in {}",
+                dir.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("prometheus: {} / {}", up.trim(), completed.trim());
 }
