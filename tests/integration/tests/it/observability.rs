@@ -63,15 +63,19 @@ async fn wait_for_services(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_return_with_inspection_is_one_trace_across_every_process() {
-    let collector = OtlpCollector::start().await;
+/// Every process of the world exports its spans to `collector`.
+async fn traced_world(collector: &OtlpCollector) -> World {
     let env = TestEnv::new();
     env.set_env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint());
     env.set_env("OTEL_BSP_SCHEDULE_DELAY", "100");
     env.set_env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=it");
-    let mut w = World::start_in(env, &[], &[], 1).await;
+    World::start_in(env, &[], &[], 1).await
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_with_inspection_is_one_trace_across_every_process() {
+    let collector = OtlpCollector::start().await;
+    let mut w = traced_world(&collector).await;
     let provider = parties_tracer(&collector);
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("it-parties")));
@@ -266,6 +270,82 @@ async fn a_return_with_inspection_is_one_trace_across_every_process() {
     let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undone_exchange_traces_each_compensation_in_the_saga_trace() {
+    let collector = OtlpCollector::start().await;
+    let mut w = traced_world(&collector).await;
+    let placed = w.place_delivered_order().await.unwrap();
+    let case_id = w
+        .open_exchange_for_variants(&placed, &[(0, "KETTLE-XL", 8_000)])
+        .await
+        .unwrap();
+    w.merchant_decides(&case_id, true).await.unwrap();
+    w.return_leg(&placed, &case_id, |_| (Inspection::Accepted, true))
+        .await
+        .unwrap();
+    // The buyer escalates while the replacement is picked: the difference charge and the
+    // replacement waybill are undone.
+    w.await_warehouse_work_order(&case_id, LONG).await.unwrap();
+    w.escalate(&placed, &case_id).await.unwrap();
+    w.warehouse_answers(&case_id, true, LONG).await.unwrap();
+    let s = w.wait_saga(&case_id, LONG, terminal).await;
+    assert_eq!(status(&s), SagaStatus::Compensated, "{s:?}");
+    assert_eq!(s.trace_id.len(), 32, "{s:?}");
+
+    // In the saga's trace: a span for each compensation command and its outcome, the failure
+    // that caused them marked as an error, and the services that undid the effects.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let spans = loop {
+        let spans = collector.trace(&s.trace_id);
+        let undone = |step: &str| {
+            spans.iter().any(|x| {
+                x.attr("aftersales.kind") == Some("compensation")
+                    && x.attr("aftersales.step") == Some(step)
+                    && x.attr("aftersales.outcome") == Some("succeeded")
+            })
+        };
+        if undone("ship_replacement") && undone("charge_difference") {
+            break spans;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no compensation spans in {:?}",
+            spans.iter().map(|x| &x.name).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for step in ["ship_replacement", "charge_difference"] {
+        let sent = spans
+            .iter()
+            .find(|x| {
+                x.attr("aftersales.kind") == Some("compensation")
+                    && x.attr("aftersales.step") == Some(step)
+                    && x.kind == 4
+            })
+            .unwrap_or_else(|| panic!("no compensation command span for {step}"));
+        assert_eq!(sent.attr("aftersales.flow"), Some("exchange"));
+    }
+    let failure = spans
+        .iter()
+        .find(|x| {
+            x.attr("aftersales.step") == Some("mark_replacement_shipped")
+                && x.attr("aftersales.outcome") == Some("business_failure")
+        })
+        .expect("the failure span");
+    assert_eq!(failure.status_code, 2, "error status");
+    // logistics voided the waybill and payments the charge, each consuming the command in this
+    // trace.
+    for service in ["logistics", "payments"] {
+        assert!(
+            spans.iter().any(|x| x.service == service
+                && x.kind == 5
+                && x.attr("messaging.consumer.group.name")
+                    == Some(&*format!("{service}.commands"))),
+            "{service} did not take part in the trace"
+        );
+    }
+}
+
 const PROCESSES: [&str; 7] = [
     "orchestrator",
     "orders",
@@ -279,7 +359,10 @@ const PROCESSES: [&str; 7] = [
 async fn metrics_of(w: &World, process: &str) -> String {
     let addr = w.env.metrics_addr(process).expect("started");
     let (head, body) = scrape(addr).await.expect("scrape");
-    assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "{process}: {head}");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{process}: {head}"
+    );
     assert!(
         head.to_ascii_lowercase()
             .contains("content-type: application/openmetrics-text; version=1.0.0"),
