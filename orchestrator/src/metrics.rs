@@ -2,7 +2,7 @@
 //! started, completed, compensated and parked per flow, the sagas waiting for an operator now,
 //! step latency, and the timers that are due.
 
-use aftersales_platform::metrics::{latency_histogram, register};
+use aftersales_platform::metrics::register;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -40,7 +40,7 @@ static METRICS: LazyLock<SagaMetrics> = LazyLock::new(|| {
         compensated: Family::default(),
         parked: Family::default(),
         needing_attention: Family::default(),
-        step_duration: Family::new_with_constructor(latency_histogram),
+        step_duration: Family::new_with_constructor(step_histogram),
         timers_due: Gauge::default(),
     };
     register("sagas_started", "Sagas started, by flow", m.started.clone());
@@ -76,6 +76,15 @@ static METRICS: LazyLock<SagaMetrics> = LazyLock::new(|| {
     );
     m
 });
+
+/// Steps last from milliseconds (a command) to days (a wait for the buyer or a partner): buckets
+/// from 10 ms to 14 days.
+fn step_histogram() -> Histogram {
+    Histogram::new([
+        0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0, 1800.0, 3600.0, 6.0 * 3600.0,
+        86_400.0, 3.0 * 86_400.0, 7.0 * 86_400.0, 14.0 * 86_400.0,
+    ])
+}
 
 pub fn get() -> &'static SagaMetrics {
     &METRICS

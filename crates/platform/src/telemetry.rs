@@ -7,6 +7,7 @@ use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
@@ -45,9 +46,12 @@ pub fn init(service_name: &str, settings: &TelemetrySettings) -> TelemetryGuard 
         .unwrap_or_else(|| EnvFilter::new(format!("{},{QUIET}", settings.log_filter)));
 
     let provider = tracer_provider(service_name);
+    // Spans are traced at `info` whatever the log filter says: quieter logs must not break the
+    // traces (a disabled span has no context to propagate).
     let otel_layer = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(service_name.to_owned()))
-        .with_error_records_to_exceptions(true);
+        .with_error_records_to_exceptions(true)
+        .with_filter(EnvFilter::new(format!("info,{QUIET}")));
     let fmt_layer = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .event_format(JsonLines)
@@ -58,8 +62,7 @@ pub fn init(service_name: &str, settings: &TelemetrySettings) -> TelemetryGuard 
             .boxed(),
     };
     let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
+        .with(fmt_layer.with_filter(filter))
         .with(otel_layer)
         .try_init()
         .is_ok();
@@ -106,7 +109,7 @@ where
 {
     fn format_event(
         &self,
-        ctx: &FmtContext<'_, S, N>,
+        _ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> std::fmt::Result {
@@ -121,16 +124,14 @@ where
         line.insert("level".into(), meta.level().as_str().into());
         line.insert("target".into(), meta.target().into());
         event.record(&mut JsonFields(&mut line));
-        if let Some(span) = ctx.lookup_current() {
-            line.insert("span".into(), span.name().into());
-            if let Some(cx) = tracing::dispatcher::get_default(|d| {
-                tracing_opentelemetry::get_otel_context(&span.id(), d)
-            }) {
-                let sc = cx.span().span_context().clone();
-                if sc.is_valid() {
-                    line.insert("trace_id".into(), sc.trace_id().to_string().into());
-                    line.insert("span_id".into(), sc.span_id().to_string().into());
-                }
+        // The current span even when the log filter hides it: its trace ids still belong here.
+        let current = tracing::Span::current();
+        if let Some(meta) = current.metadata() {
+            line.insert("span".into(), meta.name().into());
+            let sc = current.context().span().span_context().clone();
+            if sc.is_valid() {
+                line.insert("trace_id".into(), sc.trace_id().to_string().into());
+                line.insert("span_id".into(), sc.span_id().to_string().into());
             }
         }
         writeln!(writer, "{}", serde_json::Value::Object(line))
