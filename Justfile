@@ -9,7 +9,7 @@ export PATH := justfile_directory() + "/.venv/bin:" + env_var("PATH")
 default:
     @just --list --unsorted
 
-# install and start PostgreSQL and RabbitMQ if needed, install just, buf and grpcurl
+# install and start PostgreSQL and RabbitMQ if needed, install just, buf, grpcurl and Prometheus's promtool
 bootstrap:
     scripts/bootstrap.sh
 
@@ -27,8 +27,8 @@ migrate: build
     scripts/services.sh start
     for s in {{processes}}; do target/debug/aftersales-$s migrate; done
 
-# run unit and integration tests against the local PostgreSQL and RabbitMQ
-test: build
+# run unit and integration tests against the local PostgreSQL and RabbitMQ, and check deploy/prometheus with promtool
+test: build check-deploy
     scripts/services.sh start
     cargo test --workspace --no-fail-fast
 
@@ -54,3 +54,11 @@ lint:
 # format the code
 fmt:
     cargo fmt --all
+
+# validate deploy/prometheus with promtool (config, alerting rules, the rules' unit tests) and check each alert's runbook section exists in docs/operations.md
+check-deploy:
+    @command -v promtool >/dev/null || { echo "check-deploy: promtool not found, run scripts/bootstrap.sh" >&2; exit 1; }
+    promtool check config deploy/prometheus/prometheus.yml
+    promtool check rules deploy/prometheus/alerts.yml
+    promtool test rules deploy/prometheus/alerts_test.yml
+    @for a in $(grep -o 'operations.md#[a-z0-9-]*' deploy/prometheus/alerts.yml | cut -d'#' -f2); do grep -qix "### $a" docs/operations.md || { echo "check-deploy: no runbook section '### $a' in docs/operations.md" >&2; exit 1; }; done
