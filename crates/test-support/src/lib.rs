@@ -195,6 +195,16 @@ impl TestEnv {
             .map(|p| p.metrics_addr)
     }
 
+    /// The log file (stdout and stderr) of the most recently started process of `service`.
+    pub fn log_path(&self, service: &str) -> Option<PathBuf> {
+        let services = self.services.lock().expect("lock");
+        services
+            .iter()
+            .rev()
+            .find(|p| p.name == service)
+            .map(|p| p.log.clone())
+    }
+
     /// Kills (SIGKILL) the named service process.
     pub fn kill(&self, service: &str) {
         let mut services = self.services.lock().expect("lock");

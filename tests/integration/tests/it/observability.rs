@@ -69,6 +69,7 @@ async fn traced_world(collector: &OtlpCollector) -> World {
     env.set_env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint());
     env.set_env("OTEL_BSP_SCHEDULE_DELAY", "100");
     env.set_env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=it");
+    env.set_env("AFTERSALES__TELEMETRY__LOG_FORMAT", "json");
     World::start_in(env, &[], &[], 1).await
 }
 
@@ -267,6 +268,24 @@ async fn a_return_with_inspection_is_one_trace_across_every_process() {
             .any(|s| s.name.contains("event") && s.links.contains(&partner_trace)),
         "no saga span linked to the warehouse's trace"
     );
+    // Logs are JSON lines; those inside a span carry its trace and span ids: the orchestrator's
+    // "saga started" line is in the saga's trace.
+    let log = std::fs::read_to_string(w.env.log_path("orchestrator").unwrap()).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["timestamp"].is_string() && l["level"].is_string())
+    );
+    let started = lines
+        .iter()
+        .find(|l| l["message"] == "saga started" && l["business_key"] == format!("case:{case_id}"))
+        .expect("a saga started line");
+    assert_eq!(started["trace_id"], trace.as_str());
+    assert_eq!(started["span_id"].as_str().map(str::len), Some(16));
     let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
 }
 
