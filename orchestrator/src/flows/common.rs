@@ -220,24 +220,34 @@ fn refund_steps(mark: MarkRefunding) -> Vec<Step> {
                 }
             },
         }),
-        Step::Wait(WaitStep {
-            name: "await_refund",
-            events: &["payments.refund.succeeded", "payments.refund.failed"],
-            key_name: "refund_id",
-            key_value: |c| c.str("refund_id"),
-            on_event: |data, _, event| match event.name.as_str() {
-                "payments.refund.succeeded" => {
-                    data.insert("refund_status".into(), json!("SUCCEEDED"));
-                    WaitOutcome::Done
-                }
-                _ => WaitOutcome::Fail("refund_failed".into()),
-            },
-            deadline: ("refund_confirmation", Duration::from_secs(24 * 3600)),
-            on_timeout: OnTimeout::Park("refund not confirmed in time"),
-            retry_from: Some("refund"),
-            department: Department::Finance,
-        }),
+        Step::Wait(await_refund(
+            "await_refund",
+            "refund not confirmed in time",
+            "refund",
+        )),
     ]
+}
+
+/// The provider's late answer to a PENDING refund (24 h, then park for finance; an operator
+/// retry re-runs the refund step `retry_from`); a failed refund fails the step.
+pub fn await_refund(name: &'static str, park: &'static str, retry_from: &'static str) -> WaitStep {
+    WaitStep {
+        name,
+        events: &["payments.refund.succeeded", "payments.refund.failed"],
+        key_name: "refund_id",
+        key_value: |c| c.str("refund_id"),
+        on_event: |data, _, event| match event.name.as_str() {
+            "payments.refund.succeeded" => {
+                data.insert("refund_status".into(), json!("SUCCEEDED"));
+                WaitOutcome::Done
+            }
+            _ => WaitOutcome::Fail("refund_failed".into()),
+        },
+        deadline: ("refund_confirmation", Duration::from_secs(24 * 3600)),
+        on_timeout: OnTimeout::Park(park),
+        retry_from: Some(retry_from),
+        department: Department::Finance,
+    }
 }
 
 fn close_steps() -> Vec<Step> {

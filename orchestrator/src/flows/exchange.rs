@@ -21,15 +21,15 @@
 //! only accepted items count.
 
 use super::common::{
-    MarkRefunding, await_charge, case_start, charge_status, follow_up_shipment, join, keep_charge,
-    keep_shipment, keep_work_order, line_progress, merchant_decision, record_refund,
+    MarkRefunding, await_charge, await_refund, case_start, charge_status, follow_up_shipment, join,
+    keep_charge, keep_shipment, keep_work_order, line_progress, merchant_decision, record_refund,
     refund_and_close, refund_status, replacement_shipped, system, void_charge, void_shipment,
     work_order, work_order_done,
 };
 use super::return_leg;
 use crate::engine::flow::{
-    Branch, Cmd, CommandStep, Ctx, Data, DecisionStep, Department, Flow, Next, OnTimeout,
-    ParallelStep, Step, Trigger, WaitOutcome, WaitStep,
+    Branch, Cmd, CommandStep, Ctx, Data, DecisionStep, Department, Flow, Next, ParallelStep, Step,
+    Trigger,
 };
 use aftersales_proto::common::v1::Money;
 use aftersales_proto::complaints::v1 as complaints;
@@ -37,8 +37,7 @@ use aftersales_proto::logistics::v1 as logistics;
 use aftersales_proto::orders::v1 as orders;
 use aftersales_proto::payments::v1 as payments;
 use aftersales_proto::returns::v1 as returns;
-use serde_json::{Value, json};
-use std::time::Duration;
+use serde_json::Value;
 
 pub const NAME: &str = "exchange";
 
@@ -200,23 +199,11 @@ pub fn definition() -> Flow {
                         })
                     },
                 }),
-                Step::Wait(WaitStep {
-                    name: "await_difference_refund",
-                    events: &["payments.refund.succeeded", "payments.refund.failed"],
-                    key_name: "refund_id",
-                    key_value: |c| c.str("refund_id"),
-                    on_event: |data, _, event| match event.name.as_str() {
-                        "payments.refund.succeeded" => {
-                            data.insert("refund_status".into(), json!("SUCCEEDED"));
-                            WaitOutcome::Done
-                        }
-                        _ => WaitOutcome::Fail("refund_failed".into()),
-                    },
-                    deadline: ("refund_confirmation", Duration::from_secs(24 * 3600)),
-                    on_timeout: OnTimeout::Park("the price difference refund was not confirmed"),
-                    retry_from: Some("refund_difference"),
-                    department: Department::Finance,
-                }),
+                Step::Wait(await_refund(
+                    "await_difference_refund",
+                    "the price difference refund was not confirmed",
+                    "refund_difference",
+                )),
                 Step::Parallel(ParallelStep {
                     name: "count_replaced_lines",
                     items: |d| Ok(return_leg::accepted(d)),
