@@ -169,7 +169,12 @@ impl World {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             match self.returns.create_case(req.clone()).await {
-                Err(s) if s.code() == Code::NotFound && tokio::time::Instant::now() < deadline => {
+                // The replica has not seen the order, or not its delivery yet.
+                Err(s)
+                    if (s.code() == Code::NotFound
+                        || s.message().starts_with("order_not_delivered"))
+                        && tokio::time::Instant::now() < deadline =>
+                {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 other => return other.map(|r| r.into_inner().case.unwrap()),
