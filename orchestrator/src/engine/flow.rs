@@ -96,6 +96,9 @@ impl CmdResult {
 pub enum Outcome {
     /// The step is done.
     Done,
+    /// The step is done and left nothing to undo (e.g. a charge the provider declined): its
+    /// compensation must not run.
+    DoneWithoutEffect,
     /// The command answered, but with a definite failure worth repeating under a new
     /// idempotency key (e.g. the provider refused a refund).
     Retry(String),

@@ -84,6 +84,9 @@ pub struct Activity {
     /// The activity failed in a way that parks the saga whatever the pivot (a wait's deadline).
     #[serde(default)]
     pub park: bool,
+    /// Done, but with no effect for a compensation to undo.
+    #[serde(default)]
+    pub no_effect: bool,
     pub started_at: DateTime<Utc>,
     /// For waits: the `name=value` key being matched.
     pub wait_key: Option<String>,
@@ -106,6 +109,7 @@ impl Activity {
             timer: None,
             deferred: false,
             park: false,
+            no_effect: false,
             started_at: now,
             wait_key: None,
             buffer_checked: false,

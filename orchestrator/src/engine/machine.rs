@@ -592,6 +592,18 @@ impl<'a> Tr<'a> {
                         self.inst.activities[i].maybe_effect = false;
                         self.log_at(ukind, attempt, "succeeded", String::new(), Some(started));
                     }
+                    Outcome::DoneWithoutEffect => {
+                        self.inst.activities[i].state = ActState::Done;
+                        self.inst.activities[i].maybe_effect = false;
+                        self.inst.activities[i].no_effect = true;
+                        self.log_at(
+                            ukind,
+                            attempt,
+                            "succeeded",
+                            "no effect: nothing to undo".into(),
+                            Some(started),
+                        );
+                    }
                     Outcome::Retry(why) => {
                         self.inst.activities[i].round_burned = true;
                         self.inst.activities[i].maybe_effect = false;
@@ -911,7 +923,9 @@ impl<'a> Tr<'a> {
             .inst
             .activities
             .iter()
-            .filter(|a| a.state == ActState::Done || (include_unknown && a.maybe_effect))
+            .filter(|a| {
+                (a.state == ActState::Done && !a.no_effect) || (include_unknown && a.maybe_effect)
+            })
             .map(|a| (a.branch, a.item.clone()))
             .collect();
         if !branches.is_empty() {

@@ -223,14 +223,19 @@ fn refund_steps(mark: MarkRefunding) -> Vec<Step> {
         Step::Wait(await_refund(
             "await_refund",
             "refund not confirmed in time",
-            "refund",
+            Some("refund"),
         )),
     ]
 }
 
 /// The provider's late answer to a PENDING refund (24 h, then park for finance; an operator
-/// retry re-runs the refund step `retry_from`); a failed refund fails the step.
-pub fn await_refund(name: &'static str, park: &'static str, retry_from: &'static str) -> WaitStep {
+/// retry re-runs the refund step `retry_from`, or only waits again when it is `None`); a failed
+/// refund fails the step.
+pub fn await_refund(
+    name: &'static str,
+    park: &'static str,
+    retry_from: Option<&'static str>,
+) -> WaitStep {
     WaitStep {
         name,
         events: &["payments.refund.succeeded", "payments.refund.failed"],
@@ -245,7 +250,7 @@ pub fn await_refund(name: &'static str, park: &'static str, retry_from: &'static
         },
         deadline: ("refund_confirmation", Duration::from_secs(24 * 3600)),
         on_timeout: OnTimeout::Park(park),
-        retry_from: Some(retry_from),
+        retry_from,
         department: Department::Finance,
     }
 }
@@ -361,7 +366,8 @@ pub fn record_refund(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> 
     }
 }
 
-/// Keeps the charge id and its status (`PENDING`, `SUCCEEDED` or `FAILED`).
+/// Keeps the charge id and its status (`PENDING`, `SUCCEEDED` or `FAILED`). A charge the
+/// provider declined took no money: there is nothing for the compensation to void.
 pub fn keep_charge(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Outcome {
     let charge = match result.decode::<payments::CreateChargeResponse>() {
         Ok(r) => r.charge.unwrap_or_default(),
@@ -372,9 +378,14 @@ pub fn keep_charge(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Ou
         .as_str_name()
         .trim_start_matches("CHARGE_STATUS_")
         .to_owned();
+    let declined = status == "FAILED";
     data.insert("charge_id".into(), json!(charge.charge_id));
     data.insert("charge_status".into(), json!(status));
-    Outcome::Done
+    if declined {
+        Outcome::DoneWithoutEffect
+    } else {
+        Outcome::Done
+    }
 }
 
 pub fn charge_status(data: &Data) -> Option<&str> {

@@ -41,10 +41,43 @@ use serde_json::Value;
 
 pub const NAME: &str = "exchange";
 
+/// Version 2 settles the price difference of a replacement at another price.
 pub fn definition() -> Flow {
+    flow(
+        2,
+        join([
+            merchant_decision(),
+            return_leg::steps(),
+            stock_steps(),
+            difference_charge_steps(),
+            ship_steps(),
+            difference_refund_steps(),
+            replaced_steps(),
+            refund_and_close(MarkRefunding::BeforeRefund),
+        ]),
+    )
+}
+
+/// Version 1 (the same SKU at the same price, no difference): the sagas started on it finish on
+/// its steps, which keep their positions.
+pub fn definition_v1() -> Flow {
+    flow(
+        1,
+        join([
+            merchant_decision(),
+            return_leg::steps(),
+            stock_steps(),
+            ship_steps(),
+            replaced_steps(),
+            refund_and_close(MarkRefunding::BeforeRefund),
+        ]),
+    )
+}
+
+fn flow(version: u32, steps: Vec<Step>) -> Flow {
     Flow {
         name: NAME,
-        version: 1,
+        version,
         trigger: Trigger {
             event: "returns.case.created",
             start: |event| {
@@ -54,171 +87,197 @@ pub fn definition() -> Flow {
                 })
             },
         },
-        steps: join([
-            merchant_decision(),
-            return_leg::steps(),
-            vec![
-                Step::Command(
-                    CommandStep::new("check_stock", |c| {
-                        work_order(
-                            c,
-                            complaints::Department::Warehouse,
-                            "Pick an exchange replacement",
-                            format!(
-                                "Case {}: pick the replacement of the accepted items of order {} \
-                                 (complete), or reject when it is out of stock.",
-                                c.str("case_id")?,
-                                c.str("order_id")?
-                            ),
-                        )
-                    })
-                    .on_result(keep_work_order)
-                    .department(Department::Warehouse),
-                ),
-                Step::Wait(super::common::await_work_order(
-                    "await_stock",
-                    Department::Warehouse,
-                )),
-                Step::Decision(DecisionStep {
-                    name: "in_stock",
-                    decide: |d| {
-                        Ok(if work_order_done(d) {
-                            Next::Continue
-                        } else {
-                            Next::Goto("mark_refunding")
-                        })
-                    },
-                }),
-                Step::Decision(DecisionStep {
-                    name: "buyer_owes_difference",
-                    decide: |d| {
-                        Ok(if difference(d) > 0 {
-                            Next::Continue
-                        } else {
-                            Next::Goto("ship_replacement")
-                        })
-                    },
-                }),
-                Step::Command(
-                    CommandStep::new("charge_difference", |c| {
-                        Ok(Cmd::new(
-                            "payments",
-                            &payments::CreateChargeRequest {
-                                idempotency_key: c.key.into(),
-                                case_id: c.str("case_id")?,
-                                buyer_id: c.str("buyer_id")?,
-                                merchant_id: c.str("merchant_id")?,
-                                amount: Some(difference_money(c, 1)?),
-                                method: payments::PaymentMethod::Card as i32,
-                                actor: Some(system()),
-                                ..Default::default()
-                            },
-                        ))
-                    })
-                    .on_result(keep_charge)
-                    .compensate(|c| void_charge(c, "the exchange saga was undone"))
-                    .department(Department::Finance),
-                ),
-                Step::Decision(DecisionStep {
-                    name: "difference_charged",
-                    decide: |d| {
-                        Ok(match charge_status(d) {
-                            Some("SUCCEEDED") => Next::Goto("ship_replacement"),
-                            Some("FAILED") => Next::Goto("mark_refunding"),
-                            _ => Next::Continue,
-                        })
-                    },
-                }),
-                Step::Wait(await_charge(
-                    "await_difference_charge",
-                    "the exchange price difference was not confirmed in time",
-                )),
-                Step::Decision(DecisionStep {
-                    name: "difference_paid",
-                    decide: |d| {
-                        Ok(if charge_status(d) == Some("SUCCEEDED") {
-                            Next::Continue
-                        } else {
-                            Next::Goto("mark_refunding")
-                        })
-                    },
-                }),
-                Step::Command(
-                    CommandStep::new("ship_replacement", |c| {
-                        follow_up_shipment(
-                            c,
-                            logistics::Direction::Replacement,
-                            logistics::FeePayer::Merchant,
-                        )
-                    })
-                    .on_result(|d, _, r| keep_shipment(d, r, "replacement_shipment_id"))
-                    .compensate(|c| {
-                        void_shipment(c, "replacement_shipment_id", "the exchange saga was undone")
-                    })
-                    .department(Department::Warehouse),
-                ),
-                Step::Command(CommandStep::new("mark_replacement_shipped", |c| {
-                    replacement_shipped(c, "replacement_shipment_id")
-                })),
-                Step::Decision(DecisionStep {
-                    name: "buyer_gets_difference_back",
-                    decide: |d| {
-                        Ok(if difference(d) < 0 {
-                            Next::Continue
-                        } else {
-                            Next::Goto("count_replaced_lines")
-                        })
-                    },
-                }),
-                Step::Command(
-                    CommandStep::new("refund_difference", |c| {
-                        Ok(Cmd::new(
-                            "payments",
-                            &payments::CreateRefundRequest {
-                                idempotency_key: c.key.into(),
-                                order_id: c.str("order_id")?,
-                                case_id: c.str("case_id")?,
-                                amount: Some(difference_money(c, -1)?),
-                                reason: "exchange for a cheaper replacement: the price difference"
-                                    .into(),
-                                actor: Some(system()),
-                                ..Default::default()
-                            },
-                        ))
-                    })
-                    .on_result(record_refund)
-                    .pivot()
-                    .department(Department::Finance),
-                ),
-                Step::Decision(DecisionStep {
-                    name: "difference_refund_settled",
-                    decide: |d| {
-                        Ok(match refund_status(d) {
-                            Some("SUCCEEDED") => Next::Goto("count_replaced_lines"),
-                            _ => Next::Continue,
-                        })
-                    },
-                }),
-                Step::Wait(await_refund(
-                    "await_difference_refund",
-                    "the price difference refund was not confirmed",
-                    "refund_difference",
-                )),
-                Step::Parallel(ParallelStep {
-                    name: "count_replaced_lines",
-                    items: |d| Ok(return_leg::accepted(d)),
-                    branch: Branch::Command(CommandStep::new("count_replaced_line", |c| {
-                        line_progress(c, orders::LineProgressKind::Replaced)
-                    })),
-                }),
-                Step::Decision(DecisionStep {
-                    name: "replaced",
-                    decide: |_| Ok(Next::Goto("complete_case")),
-                }),
-            ],
-            refund_and_close(MarkRefunding::BeforeRefund),
-        ]),
+        steps,
     }
+}
+
+/// The warehouse picks the replacement (a work order); out of stock goes to the refund instead.
+fn stock_steps() -> Vec<Step> {
+    vec![
+        Step::Command(
+            CommandStep::new("check_stock", |c| {
+                work_order(
+                    c,
+                    complaints::Department::Warehouse,
+                    "Pick an exchange replacement",
+                    format!(
+                        "Case {}: pick the replacement of the accepted items of order {} \
+                         (complete), or reject when it is out of stock.",
+                        c.str("case_id")?,
+                        c.str("order_id")?
+                    ),
+                )
+            })
+            .on_result(keep_work_order)
+            .department(Department::Warehouse),
+        ),
+        Step::Wait(super::common::await_work_order(
+            "await_stock",
+            Department::Warehouse,
+        )),
+        Step::Decision(DecisionStep {
+            name: "in_stock",
+            decide: |d| {
+                Ok(if work_order_done(d) {
+                    Next::Continue
+                } else {
+                    Next::Goto("mark_refunding")
+                })
+            },
+        }),
+    ]
+}
+
+/// A dearer replacement: the buyer pays the difference before it ships; a declined payment
+/// refunds the accepted items instead.
+fn difference_charge_steps() -> Vec<Step> {
+    vec![
+        Step::Decision(DecisionStep {
+            name: "buyer_owes_difference",
+            decide: |d| {
+                Ok(if difference(d) > 0 {
+                    Next::Continue
+                } else {
+                    Next::Goto("ship_replacement")
+                })
+            },
+        }),
+        Step::Command(
+            CommandStep::new("charge_difference", |c| {
+                Ok(Cmd::new(
+                    "payments",
+                    &payments::CreateChargeRequest {
+                        idempotency_key: c.key.into(),
+                        case_id: c.str("case_id")?,
+                        buyer_id: c.str("buyer_id")?,
+                        merchant_id: c.str("merchant_id")?,
+                        amount: Some(difference_money(c, 1)?),
+                        method: payments::PaymentMethod::Card as i32,
+                        actor: Some(system()),
+                        ..Default::default()
+                    },
+                ))
+            })
+            .on_result(keep_charge)
+            .compensate(|c| void_charge(c, "the exchange saga was undone"))
+            .department(Department::Finance),
+        ),
+        Step::Decision(DecisionStep {
+            name: "difference_charged",
+            decide: |d| {
+                Ok(match charge_status(d) {
+                    Some("SUCCEEDED") => Next::Goto("ship_replacement"),
+                    Some("FAILED") => Next::Goto("mark_refunding"),
+                    _ => Next::Continue,
+                })
+            },
+        }),
+        Step::Wait(await_charge(
+            "await_difference_charge",
+            "the exchange price difference was not confirmed in time",
+        )),
+        Step::Decision(DecisionStep {
+            name: "difference_paid",
+            decide: |d| {
+                Ok(if charge_status(d) == Some("SUCCEEDED") {
+                    Next::Continue
+                } else {
+                    Next::Goto("mark_refunding")
+                })
+            },
+        }),
+    ]
+}
+
+/// The replacement ships (undone by voiding its waybill) and returns records it.
+fn ship_steps() -> Vec<Step> {
+    vec![
+        Step::Command(
+            CommandStep::new("ship_replacement", |c| {
+                follow_up_shipment(
+                    c,
+                    logistics::Direction::Replacement,
+                    logistics::FeePayer::Merchant,
+                )
+            })
+            .on_result(|d, _, r| keep_shipment(d, r, "replacement_shipment_id"))
+            .compensate(|c| {
+                void_shipment(c, "replacement_shipment_id", "the exchange saga was undone")
+            })
+            .department(Department::Warehouse),
+        ),
+        Step::Command(CommandStep::new("mark_replacement_shipped", |c| {
+            replacement_shipped(c, "replacement_shipment_id")
+        })),
+    ]
+}
+
+/// A cheaper replacement: the difference goes back to the buyer once it shipped (the pivot).
+fn difference_refund_steps() -> Vec<Step> {
+    vec![
+        Step::Decision(DecisionStep {
+            name: "buyer_gets_difference_back",
+            decide: |d| {
+                Ok(if difference(d) < 0 {
+                    Next::Continue
+                } else {
+                    Next::Goto("count_replaced_lines")
+                })
+            },
+        }),
+        Step::Command(
+            CommandStep::new("refund_difference", |c| {
+                Ok(Cmd::new(
+                    "payments",
+                    &payments::CreateRefundRequest {
+                        idempotency_key: c.key.into(),
+                        order_id: c.str("order_id")?,
+                        case_id: c.str("case_id")?,
+                        amount: Some(difference_money(c, -1)?),
+                        reason: "exchange for a cheaper replacement: the price difference".into(),
+                        actor: Some(system()),
+                        ..Default::default()
+                    },
+                ))
+            })
+            .on_result(record_refund)
+            .pivot()
+            .department(Department::Finance),
+        ),
+        Step::Decision(DecisionStep {
+            name: "difference_refund_settled",
+            decide: |d| {
+                Ok(match refund_status(d) {
+                    Some("SUCCEEDED") => Next::Goto("count_replaced_lines"),
+                    _ => Next::Continue,
+                })
+            },
+        }),
+        Step::Wait(await_refund(
+            "await_difference_refund",
+            "the price difference refund was not confirmed",
+            // A retry waits again: re-running the refund while the first may still succeed
+            // could pay the difference twice (it fits under the payment's refundable amount).
+            None,
+        )),
+    ]
+}
+
+/// Orders counts the accepted units replaced; then the case is completed.
+fn replaced_steps() -> Vec<Step> {
+    vec![
+        Step::Parallel(ParallelStep {
+            name: "count_replaced_lines",
+            items: |d| Ok(return_leg::accepted(d)),
+            branch: Branch::Command(CommandStep::new("count_replaced_line", |c| {
+                line_progress(c, orders::LineProgressKind::Replaced)
+            })),
+        }),
+        Step::Decision(DecisionStep {
+            name: "replaced",
+            decide: |_| Ok(Next::Goto("complete_case")),
+        }),
+    ]
 }
 
 /// The net price difference of the accepted items: > 0 the buyer pays, < 0 gets back.
@@ -318,6 +377,47 @@ mod tests {
         );
         failed.insert("charge_status".into(), json!("PENDING"));
         assert_eq!(decide("difference_charged", &failed), Ok(Next::Continue));
+    }
+
+    #[test]
+    fn version_1_keeps_its_steps_for_the_sagas_started_on_it() {
+        let reg = crate::flows::registry().unwrap();
+        let steps = |version| -> Vec<&str> {
+            reg.get(NAME, version)
+                .unwrap()
+                .steps
+                .iter()
+                .map(Step::name)
+                .collect()
+        };
+        let v1 = steps(1);
+        let from_stock: Vec<&str> = v1
+            .iter()
+            .skip_while(|s| **s != "check_stock")
+            .copied()
+            .collect();
+        assert_eq!(
+            &from_stock[..7],
+            [
+                "check_stock",
+                "await_stock",
+                "in_stock",
+                "ship_replacement",
+                "mark_replacement_shipped",
+                "count_replaced_lines",
+                "replaced",
+            ]
+        );
+        assert_eq!(from_stock[7], "mark_refunding");
+        let v2 = steps(2);
+        assert_eq!(v2.len(), v1.len() + 9);
+        assert!(v2.contains(&"charge_difference") && v2.contains(&"refund_difference"));
+        // Only the latest version starts new sagas.
+        assert!(
+            reg.latest()
+                .iter()
+                .any(|f| f.name == NAME && f.version == 2)
+        );
     }
 
     #[test]

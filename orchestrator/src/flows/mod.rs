@@ -22,6 +22,7 @@ pub fn registry() -> Result<Registry, String> {
         return_refund::definition(),
         complaint_work_orders::definition_v1(),
         complaint_work_orders::definition(),
+        exchange::definition_v1(),
         exchange::definition(),
         reship::definition_v1(),
         reship::definition(),
