@@ -231,6 +231,7 @@ fn start(
     data.insert("order_id".into(), json!(c.order_id));
     data.insert("case_id".into(), json!(c.case_id));
     data.insert("merchant_id".into(), json!(c.merchant_id));
+    data.insert("customer_id".into(), json!(c.customer_id));
     data.insert("subject".into(), json!(c.subject));
     data.insert("departments".into(), Value::Array(departments));
     data.insert("work_orders".into(), Value::Array(Vec::new()));
@@ -389,6 +390,19 @@ fn keep_order(data: &mut Data, _: Option<&Value>, result: &CmdResult) -> Outcome
         return Outcome::Fail("orders answered without an order".into());
     };
     let paid = order.paid_amount.unwrap_or_default();
+    // Goodwill goes to the customer who complained, about their own order only.
+    let customer = data
+        .get("customer_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !customer.is_empty() && customer != order.buyer_id {
+        data.insert("compensation_minor".into(), json!(0));
+        data.insert(
+            "compensation_reason".into(),
+            json!("the order named belongs to another buyer: no compensation"),
+        );
+        return Outcome::Done;
+    }
     data.insert("buyer_id".into(), json!(order.buyer_id));
     data.insert("order_merchant_id".into(), json!(order.merchant_id));
     data.insert("paid_minor".into(), json!(paid.minor_units));
@@ -733,6 +747,18 @@ mod tests {
         );
         assert_eq!(
             decide(&flow, "compensation_above_zero", &data),
+            Ok(Next::Goto("resolve"))
+        );
+        // Another buyer's order: no goodwill for it.
+        let mut stranger = data_of(&complaint("o-1", true));
+        stranger.insert("customer_id".into(), json!("someone-else"));
+        assert_eq!(
+            keep_order(&mut stranger, None, &order_result(14_500)),
+            Outcome::Done
+        );
+        assert_eq!(stranger["compensation_minor"], json!(0));
+        assert_eq!(
+            decide(&flow, "compensation_above_zero", &stranger),
             Ok(Next::Goto("resolve"))
         );
         // An answer without an order is a failure, not a zero.
