@@ -15,12 +15,15 @@ pub type Server = tonic::transport::Server<Stack<crate::metrics::RpcMetricsLayer
 pub type Router =
     tonic::transport::server::Router<Stack<crate::metrics::RpcMetricsLayer, Identity>>;
 
+/// How long a call may run before the server answers DEADLINE_EXCEEDED.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Starts a server builder with the settings every process shares.
 pub fn builder() -> Server {
     tonic::transport::Server::builder()
         .trace_fn(crate::trace::server_span)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
-        .timeout(std::time::Duration::from_secs(30))
+        .timeout(TIMEOUT)
         .layer(crate::metrics::RpcMetricsLayer)
 }
 

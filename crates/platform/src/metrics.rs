@@ -219,11 +219,17 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path().to_owned();
-        let started = Instant::now();
+        let mut unfinished = Unfinished {
+            path: Some(request.uri().path().to_owned()),
+            started: Instant::now(),
+        };
         let future = self.inner.call(request);
         Box::pin(async move {
             let response = future.await;
+            let (path, started) = (
+                unfinished.path.take().unwrap_or_default(),
+                unfinished.started,
+            );
             // A unary error is a trailers-only response: its status is in the headers. A
             // success carries it in the trailers, after the body: OK.
             let code = match &response {
@@ -238,6 +244,27 @@ where
             record_rpc(&path, code, started.elapsed().as_secs_f64());
             response
         })
+    }
+}
+
+/// Records a call whose future was dropped before it answered: the server's timeout
+/// (DEADLINE_EXCEEDED) or the caller going away (CANCELLED).
+struct Unfinished {
+    path: Option<String>,
+    started: Instant,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            let elapsed = self.started.elapsed();
+            let code = if elapsed >= crate::grpc::TIMEOUT {
+                tonic::Code::DeadlineExceeded
+            } else {
+                tonic::Code::Cancelled
+            };
+            record_rpc(&path, code, elapsed.as_secs_f64());
+        }
     }
 }
 
@@ -318,5 +345,32 @@ mod tests {
         assert!(!text.contains("made.up"));
         assert!(text.contains("# TYPE aftersales_rpc_server_duration_seconds histogram"));
         assert!(text.trim_end().ends_with("# EOF"));
+    }
+
+    #[test]
+    fn a_call_dropped_before_it_answers_is_counted_as_timed_out_or_cancelled() {
+        let path = "/aftersales.payments.v1.PaymentsService/CreateRefund";
+        drop(Unfinished {
+            path: Some(path.into()),
+            started: Instant::now() - crate::grpc::TIMEOUT,
+        });
+        drop(Unfinished {
+            path: Some(path.into()),
+            started: Instant::now(),
+        });
+        // A call that answered took its path: nothing more is counted.
+        drop(Unfinished {
+            path: None,
+            started: Instant::now(),
+        });
+        let text = encode();
+        for code in ["DEADLINE_EXCEEDED", "CANCELLED"] {
+            assert!(
+                text.contains(&format!(
+                    "aftersales_rpc_server_requests_total{{rpc_service=\"aftersales.payments.v1.PaymentsService\",rpc_method=\"CreateRefund\",grpc_code=\"{code}\"}} 1"
+                )),
+                "{code}: {text}"
+            );
+        }
     }
 }
