@@ -18,6 +18,8 @@ ALTER TABLE charges
     ADD CONSTRAINT charges_for_one_subject CHECK ((repair_id IS NULL) <> (case_id IS NULL));
 CREATE UNIQUE INDEX charges_case_active_uq ON charges (case_id)
     WHERE case_id IS NOT NULL AND status IN ('PENDING', 'SUCCEEDED');
+-- The charges of a case (ListCharges by case, the active-charge check).
+CREATE INDEX charges_case_idx ON charges (case_id, id) WHERE case_id IS NOT NULL;
 "#,
             )
             .await?;
