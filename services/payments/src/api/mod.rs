@@ -370,6 +370,17 @@ impl PaymentsService for PaymentsApi {
                 Box::pin(async move {
                     let conn = tx.conn();
                     let mut payment = repo::lock_payment(conn, payment_id).await?;
+                    // Under the payment's lock: a case is refunded once.
+                    if let Some(case) = input.case_id {
+                        let of_case = repo::refunds_of_case(conn, payment_id, case).await?;
+                        if let Some(existing) =
+                            crate::domain::existing_for_case(&of_case, input.amount)?
+                        {
+                            return Ok(pb::CreateRefundResponse {
+                                refund: Some(convert::refund_to_pb(existing)),
+                            });
+                        }
+                    }
                     let (mut refund, ev) = payment.request_refund(input, &policy, now)?;
                     repo::insert_refund(conn, &refund).await?;
                     tx.publish(&events::refund_event(&refund, ev)).await?;

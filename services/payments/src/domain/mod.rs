@@ -79,6 +79,6 @@ pub use policy::{Policy, SandboxDecision, SandboxSettings};
 pub use provider::{
     ProviderOperation, ProviderOutcome, ProviderRequest, provider_key, refund_provider_key, scopes,
 };
-pub use refund::{NewRefund, Refund, RefundDestination, RefundStatus};
+pub use refund::{NewRefund, Refund, RefundDestination, RefundStatus, existing_for_case};
 pub use store_credit::{CreditSource, EntryKind, NewDebit, StoreCreditAccount, StoreCreditEntry};
 pub use validate::IdempotencyKey;

@@ -88,6 +88,32 @@ pub struct Refund {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// An after-sale case is refunded once. `live` are the case's refunds on this payment that did
+/// not fail (pending, succeeded or in manual review): asking again for the same amount gets that
+/// refund back (so a saga retried under a new key never pays twice), asking for another amount is
+/// `refund_already_active`.
+pub fn existing_for_case(live: &[Refund], amount: Money) -> Result<Option<&Refund>, DomainError> {
+    let live: Vec<&Refund> = live
+        .iter()
+        .filter(|r| r.status != RefundStatus::Failed)
+        .collect();
+    match live.iter().find(|r| r.amount == amount) {
+        Some(same) => Ok(Some(same)),
+        None => match live.first() {
+            Some(other) => Err(DomainError::rule(
+                "refund_already_active",
+                format!(
+                    "case already has refund {} of {} ({})",
+                    other.id,
+                    other.amount,
+                    other.status.as_str().to_lowercase()
+                ),
+            )),
+            None => Ok(None),
+        },
+    }
+}
+
 impl Payment {
     /// Creates a PENDING refund and reserves its amount on this payment.
     ///
@@ -464,6 +490,35 @@ mod tests {
         p.request_refund(new_refund(minor), &Policy::default(), t0())
             .expect("refund")
             .0
+    }
+
+    #[test]
+    fn a_case_is_refunded_once() {
+        let mut p = payment(PaymentMethod::Card, 20_000);
+        let first = refund(&mut p, 5_000);
+        // Nothing yet: a new refund may be made.
+        assert_eq!(existing_for_case(&[], cny(5_000)), Ok(None));
+        // Asked again for the same amount (a saga retried under a new key): the same refund.
+        assert_eq!(
+            existing_for_case(std::slice::from_ref(&first), cny(5_000)),
+            Ok(Some(&first))
+        );
+        // Another amount while one is live: refused.
+        let err = existing_for_case(std::slice::from_ref(&first), cny(4_000)).unwrap_err();
+        assert_eq!(err.rule_name(), Some("refund_already_active"));
+        // A refund that failed moved no money: a new one may be made, of any amount.
+        let mut failed = first.clone();
+        failed.status = RefundStatus::Failed;
+        assert_eq!(existing_for_case(&[failed.clone()], cny(5_000)), Ok(None));
+        assert_eq!(existing_for_case(&[failed], cny(4_000)), Ok(None));
+        for status in [RefundStatus::Succeeded, RefundStatus::ManualReview] {
+            let mut live = first.clone();
+            live.status = status;
+            assert_eq!(
+                existing_for_case(std::slice::from_ref(&live), cny(5_000)),
+                Ok(Some(&live))
+            );
+        }
     }
 
     #[test]

@@ -321,6 +321,23 @@ pub struct RefundFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
+/// The refunds of an after-sale case on a payment (the caller holds the payment's lock).
+pub async fn refunds_of_case<C: ConnectionTrait>(
+    conn: &C,
+    payment_id: PaymentId,
+    case_id: CaseId,
+) -> AppResult<Vec<Refund>> {
+    refund::Entity::find()
+        .filter(refund::Column::PaymentId.eq(payment_id.0))
+        .filter(refund::Column::CaseId.eq(case_id.0))
+        .order_by_asc(refund::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(refund_domain)
+        .collect()
+}
+
 pub async fn list_refunds<C: ConnectionTrait>(
     conn: &C,
     f: &RefundFilter,

@@ -517,6 +517,58 @@ async fn concurrent_refunds_never_exceed_the_captured_amount() {
 }
 
 #[tokio::test]
+async fn a_case_is_refunded_once_whatever_the_keys() {
+    let env = TestEnv::new();
+    let mut client = Client::new(
+        env.start(
+            "payments",
+            &[("AFTERSALES__SERVICE__SANDBOX__LATENCY_MS", "10")],
+        )
+        .await,
+    );
+    let p = record(&mut client, &uuid(), PaymentMethod::Card, 10_000).await;
+    let case = uuid();
+    let for_case = |minor: i64| {
+        let mut req = refund_req(&p, minor);
+        req.case_id = case.clone();
+        req
+    };
+    // A saga retried under new keys, concurrently: one refund, the same one for everybody.
+    let calls = (0..5).map(|_| {
+        let mut c = client.clone();
+        let req = for_case(3_000);
+        async move { c.create_refund(req).await }
+    });
+    let results = futures::future::join_all(calls).await;
+    let ids: std::collections::BTreeSet<String> = results
+        .into_iter()
+        .map(|r| {
+            r.expect("refund")
+                .into_inner()
+                .refund
+                .expect("refund")
+                .refund_id
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    // Another amount for the same case while it is live: refused, naming the rule.
+    assert_rule(
+        &refund(&mut client, for_case(1_000)).await.unwrap_err(),
+        "refund_already_active",
+    );
+    let refunds = refunds_of(&mut client, &p.payment_id).await;
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(
+        minor(&get_payment(&mut client, &p.payment_id).await.refunded),
+        3_000
+    );
+    // Another case of the same payment is refunded on its own.
+    let mut other = refund_req(&p, 1_000);
+    other.case_id = uuid();
+    refund(&mut client, other).await.expect("another case");
+}
+
+#[tokio::test]
 async fn refunds_are_blocked_while_a_chargeback_is_open() {
     let env = TestEnv::new();
     let mut client = Client::new(env.start("payments", &[]).await);
@@ -1001,7 +1053,10 @@ async fn repair_charges_one_active_per_repair_and_void() {
     assert_invalid(&client.create_charge(both).await.unwrap_err(), "repair_id");
     let mut neither = req.clone();
     neither.repair_id.clear();
-    assert_invalid(&client.create_charge(neither).await.unwrap_err(), "repair_id");
+    assert_invalid(
+        &client.create_charge(neither).await.unwrap_err(),
+        "repair_id",
+    );
 
     let charge = client
         .create_charge(req.clone())
