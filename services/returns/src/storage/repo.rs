@@ -10,8 +10,8 @@ use super::entities::{case, case_history, case_item};
 use crate::domain::{
     Actor, ActorKind, ArbitrationStatus, BuyerId, Case, CaseEvent, CaseId, CaseItem, CaseItemId,
     CaseStatus, CaseType, Channel, Disposition, HistoryEntry, InspectionStatus, InterceptionStatus,
-    MerchantId, OrderId, OrderLineId, ReasonCode, ReceptionStatus, RefundBreakdown, Responsibility,
-    Replacement, ShipmentState,
+    MerchantId, OrderId, OrderLineId, ReasonCode, ReceptionStatus, RefundBreakdown, Replacement,
+    Responsibility, ShipmentState,
 };
 use aftersales_kernel::{Currency, Money};
 use aftersales_platform::{AppError, AppResult, edge::Page};

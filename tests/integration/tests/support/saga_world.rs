@@ -125,9 +125,13 @@ impl World {
             "orders" => self.p.orders = OrdersServiceClient::new(aftersales_demo::traced(ch)),
             "returns" => self.p.returns = ReturnsServiceClient::new(aftersales_demo::traced(ch)),
             "repairs" => self.p.repairs = RepairsServiceClient::new(aftersales_demo::traced(ch)),
-            "logistics" => self.p.logistics = LogisticsServiceClient::new(aftersales_demo::traced(ch)),
+            "logistics" => {
+                self.p.logistics = LogisticsServiceClient::new(aftersales_demo::traced(ch))
+            }
             "payments" => self.p.payments = PaymentsServiceClient::new(aftersales_demo::traced(ch)),
-            "complaints" => self.p.complaints = ComplaintsServiceClient::new(aftersales_demo::traced(ch)),
+            "complaints" => {
+                self.p.complaints = ComplaintsServiceClient::new(aftersales_demo::traced(ch))
+            }
             other => panic!("no client for service {other}"),
         }
     }
