@@ -1008,7 +1008,12 @@ impl PaymentsService for PaymentsApi {
                     Box::pin(async move {
                         let conn = tx.conn();
                         let mut charge = repo::lock_charge(conn, id).await?;
-                        let (ev, effect) = charge.void(&reason, actor.clone(), now)?;
+                        let Some((ev, effect)) = charge.void(&reason, actor.clone(), now)? else {
+                            // A charge the provider declined took no money: nothing to void.
+                            return Ok(pb::VoidChargeResponse {
+                                charge: Some(convert::charge_to_pb(&charge)),
+                            });
+                        };
                         if charge.method == PaymentMethod::StoreCredit {
                             // Store credit charges settle at once: give the credit back.
                             if effect == VoidEffect::RefundCapture {

@@ -324,18 +324,21 @@ impl Charge {
     }
 
     /// `VoidCharge`: SYSTEM (saga compensation) or STAFF, with a reason. PENDING → VOIDED
-    /// (release), SUCCEEDED → VOIDED (refund the capture). Rule: `charge_not_voidable`.
+    /// (release), SUCCEEDED → VOIDED (refund the capture); a FAILED charge took no money, so
+    /// there is nothing to void (`None`, it stays FAILED: a compensation of a charge the provider
+    /// declined late succeeds). Rule: `charge_not_voidable` (already VOIDED).
     pub fn void(
         &mut self,
         reason: &str,
         actor: Actor,
         now: DateTime<Utc>,
-    ) -> Result<(Event, VoidEffect), DomainError> {
+    ) -> Result<Option<(Event, VoidEffect)>, DomainError> {
         actor.ensure_one_of(&[ActorKind::System, ActorKind::Staff], "void a charge")?;
         let reason = validate::reason("reason", reason)?;
         let effect = match self.status {
             ChargeStatus::Pending => VoidEffect::ReleaseAuthorization,
             ChargeStatus::Succeeded => VoidEffect::RefundCapture,
+            ChargeStatus::Failed => return Ok(None),
             other => {
                 return Err(DomainError::rule(
                     "charge_not_voidable",
@@ -348,7 +351,7 @@ impl Charge {
         self.void_reason = Some(reason);
         self.voided_by = Some(actor);
         self.updated_at = now;
-        Ok((Event::ChargeVoided, effect))
+        Ok(Some((Event::ChargeVoided, effect)))
     }
 }
 
@@ -571,9 +574,9 @@ mod tests {
     fn void_transitions() {
         use ChargeStatus as S;
         let cases = [
-            (S::Pending, Ok(VoidEffect::ReleaseAuthorization)),
-            (S::Succeeded, Ok(VoidEffect::RefundCapture)),
-            (S::Failed, Err("charge_not_voidable")),
+            (S::Pending, Ok(Some(VoidEffect::ReleaseAuthorization))),
+            (S::Succeeded, Ok(Some(VoidEffect::RefundCapture))),
+            (S::Failed, Ok(None)),
             (S::Voided, Err("charge_not_voidable")),
         ];
         for (from, want) in cases {
@@ -599,10 +602,15 @@ mod tests {
             }
             let got = c
                 .void("repair cancelled", staff_actor(), secs(1))
-                .map(|(_, e)| e)
+                .map(|v| v.map(|(_, e)| e))
                 .map_err(err_name);
             assert_eq!(got, want.map_err(str::to_owned), "{from}");
-            if let Ok(effect) = want {
+            if want == Ok(None) {
+                // Nothing was taken: nothing changes.
+                assert_eq!(c.status, S::Failed);
+                assert!(c.void_request().is_none());
+            }
+            if let Ok(Some(effect)) = want {
                 assert_eq!(c.status, S::Voided);
                 assert_eq!(c.refund_on_void, effect == VoidEffect::RefundCapture);
                 let req = c.void_request().unwrap();

@@ -693,6 +693,40 @@ async fn failed_provider_refund_does_not_count_and_opens_the_store_credit_fallba
     let after = get_payment(&mut client, &p.payment_id).await;
     assert_eq!(minor(&after.refunded), 10_000);
     assert_eq!(minor(&after.refundable), 0);
+
+    // A charge the provider declines took no money: voiding it (a saga's compensation) answers
+    // with the charge unchanged instead of refusing, and publishes nothing.
+    let declined = client
+        .create_charge(CreateChargeRequest {
+            idempotency_key: key(),
+            case_id: uuid(),
+            buyer_id: p.buyer_id.clone(),
+            merchant_id: p.merchant_id.clone(),
+            amount: cny(3_000),
+            method: PaymentMethod::Card as i32,
+            actor: system(),
+            ..Default::default()
+        })
+        .await
+        .expect("charge")
+        .into_inner()
+        .charge
+        .expect("charge");
+    assert_eq!(declined.status, ChargeStatus::Failed as i32);
+    let voided = client
+        .void_charge(VoidChargeRequest {
+            idempotency_key: key(),
+            charge_id: declined.charge_id.clone(),
+            reason: "the exchange saga was undone".into(),
+            actor: system(),
+        })
+        .await
+        .expect("nothing to void is not an error")
+        .into_inner()
+        .charge
+        .expect("charge");
+    assert_eq!(voided.status, ChargeStatus::Failed as i32);
+    assert!(!voided.refund_on_void);
 }
 
 #[tokio::test]
