@@ -722,6 +722,7 @@ impl Parties {
             items,
             ..Default::default()
         };
+        self.await_replica(placed, &req).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             match self.returns.create_case(req.clone()).await {
@@ -735,6 +736,49 @@ impl Parties {
                 }
                 Err(s) => anyhow::bail!("create case: {s}"),
             }
+        }
+    }
+
+    /// Waits until returns' replica of the order is at least as far along as orders last told
+    /// us (an order shipped a moment ago may still be NOT_SHIPPED there, and a case opened then
+    /// would be a refund before shipment). The parcel only moves forward: NOT_SHIPPED, IN_TRANSIT,
+    /// DELIVERED.
+    async fn await_replica(
+        &mut self,
+        placed: &Placed,
+        req: &returns::CreateCaseRequest,
+    ) -> anyhow::Result<()> {
+        use orders::OrderState as O;
+        let want = match orders::OrderState::try_from(placed.order.state) {
+            Ok(O::Shipped) => returns::ShipmentState::InTransit,
+            Ok(O::Delivered | O::Completed) => returns::ShipmentState::Delivered,
+            _ => returns::ShipmentState::NotShipped,
+        } as i32;
+        let probe = returns::CheckEligibilityRequest {
+            actor: req.actor.clone(),
+            order_id: req.order_id.clone(),
+            case_type: req.case_type,
+            reason: req.reason,
+            items: req.items.clone(),
+            has_evidence: !req.evidence_refs.is_empty(),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen = match self.returns.check_eligibility(probe.clone()).await {
+                Ok(r) => Some(r.into_inner().shipment_state),
+                Err(s) if matches!(s.code(), Code::NotFound | Code::Unavailable) => None,
+                Err(s) => anyhow::bail!("check eligibility: {s}"),
+            };
+            if seen.is_some_and(|s| s >= want) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!(
+                    "returns never saw order {} as {want} (last {seen:?})",
+                    req.order_id
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -182,6 +182,7 @@ impl ReturnsService for ReturnsApi {
         let order = replica::load(&self.store.db, OrderId(input.order_id)).await?;
         authorize_order(&order, &input.actor)?;
         let others = repo::list_for_order(&self.store.db, order.order_id).await?;
+        let shipment_state = convert::PbEnum::to_pb(order.shipment_state);
         let resp = match Case::request(
             input.new_case,
             &order,
@@ -196,6 +197,7 @@ impl ReturnsService for ReturnsApi {
                 detail: String::new(),
                 refund: Some(convert::refund_to_pb(&case.refund)),
                 return_required: case.return_required,
+                shipment_state,
             },
             Err(DomainError::Rule(r)) => pb::CheckEligibilityResponse {
                 eligible: false,
@@ -203,6 +205,7 @@ impl ReturnsService for ReturnsApi {
                 detail: r.detail,
                 refund: None,
                 return_required: false,
+                shipment_state,
             },
             Err(e @ DomainError::Invalid(_)) => return Err(AppError::from(e).into()),
         };
