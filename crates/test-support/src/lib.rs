@@ -61,8 +61,6 @@ pub struct TestEnv {
 pub struct ServiceProcess {
     pub name: String,
     pub addr: SocketAddr,
-    /// Where it serves `GET /metrics`.
-    pub metrics_addr: SocketAddr,
     pub database_url: String,
     pub log: PathBuf,
     child: Child,
@@ -126,7 +124,6 @@ impl TestEnv {
     /// until its health check reports SERVING, and returns a channel to it.
     pub async fn start(&self, service: &str, extra_env: &[(&str, &str)]) -> GrpcChannel {
         let addr = free_port();
-        let metrics_addr = free_port();
         let database_url = self.database_url(service);
         let bin = binary(service);
         let log_dir = bin
@@ -141,7 +138,9 @@ impl TestEnv {
         cmd.arg("serve")
             .env_remove("RUST_LOG")
             .env("AFTERSALES__GRPC__ADDR", addr.to_string())
-            .env("AFTERSALES__METRICS__ADDR", metrics_addr.to_string())
+            // Port 0: the process picks a free port and logs it (see `metrics_addr`), so metrics
+            // ports never race the gRPC ports of parallel tests.
+            .env("AFTERSALES__METRICS__ADDR", "127.0.0.1:0")
             .env("AFTERSALES__DATABASE__URL", &database_url)
             .env("AFTERSALES__DATABASE__MAX_CONNECTIONS", "20")
             .env("AFTERSALES__AMQP__URL", amqp_url())
@@ -166,7 +165,6 @@ impl TestEnv {
         let process = ServiceProcess {
             name: service.to_owned(),
             addr,
-            metrics_addr,
             database_url,
             log: log.clone(),
             child,
@@ -187,12 +185,22 @@ impl TestEnv {
 
     /// Where the most recently started process of `service` serves `GET /metrics`.
     pub fn metrics_addr(&self, service: &str) -> Option<SocketAddr> {
-        let services = self.services.lock().expect("lock");
-        services
-            .iter()
-            .rev()
-            .find(|p| p.name == service)
-            .map(|p| p.metrics_addr)
+        let log = self.log_path(service)?;
+        let text = std::fs::read_to_string(log).ok()?;
+        // `metrics listening addr=127.0.0.1:N` (text) or `"addr":"127.0.0.1:N"` (JSON).
+        text.lines()
+            .filter(|l| l.contains("metrics listening"))
+            .find_map(|l| {
+                let at = l
+                    .find("addr=")
+                    .map(|i| i + 5)
+                    .or_else(|| l.find("\"addr\":\"").map(|i| i + 8))?;
+                let rest = &l[at..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+                    .unwrap_or(rest.len());
+                rest[..end].parse().ok()
+            })
     }
 
     /// The log file (stdout and stderr) of the most recently started process of `service`.
