@@ -546,9 +546,8 @@ mod tests {
         assert_eq!(array(&data, "work_orders").len(), 2);
     }
 
-    use crate::engine::instance::{Effect, Instance, Status};
-    use crate::engine::machine::{Input, Machine, ReplyKind, Settings};
-    use crate::flows::decide;
+    use crate::engine::instance::{Instance, Status};
+    use crate::flows::{Sent, decide};
 
     /// A QUALITY complaint about `order` (empty: none) whose first response was late or not.
     fn complaint(order: &str, first_response_breached: bool) -> DomainEvent {
@@ -772,86 +771,44 @@ mod tests {
         ));
     }
 
-    /// A command the saga sent: its request type's short name and payload.
-    type Sent = (String, Vec<u8>);
-
     /// Plays every party of a v2 saga started from `event`: each command succeeds, each work
     /// order is answered (`late`: past its SLA), the follow-up visit is recorded. Returns what
     /// the saga sent, in order, and the saga at the end.
     fn play(event: &DomainEvent, late: bool) -> (Vec<Sent>, Instance) {
-        let flow = definition();
-        let settings = Settings::default();
-        let machine = Machine {
-            settings: &settings,
-            jitter: || 0.0,
-        };
-        let now = chrono::Utc::now();
-        let (key, data) = start(event).unwrap().unwrap();
-        let (mut inst, mut effects) = machine.start(&flow, uuid::Uuid::now_v7(), key, data, now);
-        let mut sent = Vec::new();
-        for _ in 0..100 {
-            let sends: Vec<(uuid::Uuid, String, Vec<u8>)> = effects
-                .drain(..)
-                .filter_map(|e| match e {
-                    Effect::Send {
-                        message_id,
-                        message_type,
-                        payload,
-                        ..
-                    } => Some((message_id, message_type, payload)),
-                    _ => None,
-                })
-                .collect();
-            for (message_id, message_type, payload) in sends {
-                let short = message_type.rsplit('.').next().unwrap().to_owned();
-                let result = match short.as_str() {
-                    "CreateWorkOrderRequest" => CmdResult {
-                        result_type: complaints::CreateWorkOrderResponse::full_name(),
-                        payload: complaints::CreateWorkOrderResponse {
-                            work_order: Some(complaints::WorkOrder {
-                                work_order_id: format!("w-{}", sent.len()),
-                                ..Default::default()
-                            }),
-                        }
-                        .encode_to_vec(),
-                    },
-                    "GetOrderRequest" => order_result(14_500),
-                    "IssueCompensationRequest" => CmdResult {
-                        result_type: payments::IssueCompensationResponse::full_name(),
-                        payload: payments::IssueCompensationResponse {
-                            compensation: Some(payments::Compensation {
-                                compensation_id: "c-1".into(),
-                                status: payments::CompensationStatus::Issued as i32,
-                                ..Default::default()
-                            }),
-                        }
-                        .encode_to_vec(),
-                    },
-                    "ResolveComplaintRequest" => CmdResult {
-                        result_type: complaints::ResolveComplaintResponse::full_name(),
-                        payload: complaints::ResolveComplaintResponse::default().encode_to_vec(),
-                    },
-                    other => panic!("unexpected command {other}"),
-                };
-                sent.push((short, payload));
-                let reply = Input::Reply {
-                    message_id,
-                    kind: ReplyKind::Success,
-                    reason: String::new(),
-                    result,
-                };
-                effects.extend(machine.apply(&flow, &mut inst, reply, now).unwrap());
-            }
-            if !effects.is_empty() {
-                continue;
-            }
-            let waiting: Vec<String> = inst.wait_keys();
-            if waiting.is_empty() {
-                break;
-            }
-            for wait_key in waiting {
-                let (name, value) = wait_key.split_once('=').unwrap();
-                let event = if name == "work_order_id" {
+        crate::flows::play(
+            &definition(),
+            event,
+            |short, n| match short {
+                "CreateWorkOrderRequest" => CmdResult {
+                    result_type: complaints::CreateWorkOrderResponse::full_name(),
+                    payload: complaints::CreateWorkOrderResponse {
+                        work_order: Some(complaints::WorkOrder {
+                            work_order_id: format!("w-{n}"),
+                            ..Default::default()
+                        }),
+                    }
+                    .encode_to_vec(),
+                },
+                "GetOrderRequest" => order_result(14_500),
+                "IssueCompensationRequest" => CmdResult {
+                    result_type: payments::IssueCompensationResponse::full_name(),
+                    payload: payments::IssueCompensationResponse {
+                        compensation: Some(payments::Compensation {
+                            compensation_id: "c-1".into(),
+                            status: payments::CompensationStatus::Issued as i32,
+                            ..Default::default()
+                        }),
+                    }
+                    .encode_to_vec(),
+                },
+                "ResolveComplaintRequest" => CmdResult {
+                    result_type: complaints::ResolveComplaintResponse::full_name(),
+                    payload: complaints::ResolveComplaintResponse::default().encode_to_vec(),
+                },
+                other => panic!("unexpected command {other}"),
+            },
+            |name, value| {
+                if name == "work_order_id" {
                     let sla = if late {
                         complaints::SlaStatus::Failed
                     } else {
@@ -864,15 +821,9 @@ mod tests {
                         keys: [(name.to_owned(), value.to_owned())].into_iter().collect(),
                         ..Default::default()
                     }
-                };
-                effects.extend(
-                    machine
-                        .apply(&flow, &mut inst, Input::Event(&event), now)
-                        .unwrap(),
-                );
-            }
-        }
-        (sent, inst)
+                }
+            },
+        )
     }
 
     fn names(sent: &[Sent]) -> Vec<&str> {

@@ -287,9 +287,8 @@ mod tests {
     use super::*;
 
     use crate::engine::flow::CmdResult;
-    use crate::engine::instance::{Effect, Instance, Status};
-    use crate::engine::machine::{Input, Machine, ReplyKind, Settings};
-    use crate::flows::decide;
+    use crate::engine::instance::{Instance, Status};
+    use crate::flows::{Sent, decide};
     use aftersales_proto::messaging::v1::DomainEvent;
     use prost::{Message, Name};
 
@@ -377,9 +376,6 @@ mod tests {
         );
     }
 
-    /// A command the saga sent: its request type's short name and payload.
-    type Sent = (String, Vec<u8>);
-
     fn created() -> DomainEvent {
         let case = returns::Case {
             case_id: "case-1".into(),
@@ -414,79 +410,32 @@ mod tests {
     /// Plays a reship saga (of `flow`) whose merchant approves and whose warehouse refutes the
     /// claim; every command succeeds. Returns what the saga sent, in order, and the saga.
     fn play_refuted(flow: &Flow) -> (Vec<Sent>, Instance) {
-        let settings = Settings::default();
-        let machine = Machine {
-            settings: &settings,
-            jitter: || 0.0,
-        };
-        let now = chrono::Utc::now();
-        let (key, data) = (flow.trigger.start)(&created()).unwrap().unwrap();
-        let (mut inst, mut effects) = machine.start(flow, uuid::Uuid::now_v7(), key, data, now);
-        let mut sent = Vec::new();
-        for _ in 0..20 {
-            let sends: Vec<(uuid::Uuid, String, Vec<u8>)> = effects
-                .drain(..)
-                .filter_map(|e| match e {
-                    Effect::Send {
-                        message_id,
-                        message_type,
-                        payload,
-                        ..
-                    } => Some((message_id, message_type, payload)),
-                    _ => None,
-                })
-                .collect();
-            for (message_id, message_type, payload) in sends {
-                let short = message_type.rsplit('.').next().unwrap().to_owned();
-                let result = match short.as_str() {
-                    "CreateWorkOrderRequest" => CmdResult {
-                        result_type: complaints::CreateWorkOrderResponse::full_name(),
-                        payload: complaints::CreateWorkOrderResponse {
-                            work_order: Some(complaints::WorkOrder {
-                                work_order_id: "w-1".into(),
-                                ..Default::default()
-                            }),
-                        }
-                        .encode_to_vec(),
-                    },
-                    "CloseCaseRequest" => CmdResult {
-                        result_type: returns::CloseCaseResponse::full_name(),
-                        payload: returns::CloseCaseResponse::default().encode_to_vec(),
-                    },
-                    other => panic!("unexpected command {other}"),
-                };
-                sent.push((short, payload));
-                let reply = Input::Reply {
-                    message_id,
-                    kind: ReplyKind::Success,
-                    reason: String::new(),
-                    result,
-                };
-                effects.extend(machine.apply(flow, &mut inst, reply, now).unwrap());
-            }
-            if !effects.is_empty() {
-                continue;
-            }
-            let waiting = inst.wait_keys();
-            if waiting.is_empty() {
-                break;
-            }
-            for wait_key in waiting {
-                let event = match wait_key.split_once('=').unwrap() {
-                    ("case_id", id) => keyed("returns.case.approved", "case_id", id),
-                    ("work_order_id", id) => {
-                        keyed("complaints.work_order.rejected", "work_order_id", id)
+        crate::flows::play(
+            flow,
+            &created(),
+            |short, _| match short {
+                "CreateWorkOrderRequest" => CmdResult {
+                    result_type: complaints::CreateWorkOrderResponse::full_name(),
+                    payload: complaints::CreateWorkOrderResponse {
+                        work_order: Some(complaints::WorkOrder {
+                            work_order_id: "w-1".into(),
+                            ..Default::default()
+                        }),
                     }
-                    (other, _) => panic!("unexpected wait on {other}"),
-                };
-                effects.extend(
-                    machine
-                        .apply(flow, &mut inst, Input::Event(&event), now)
-                        .unwrap(),
-                );
-            }
-        }
-        (sent, inst)
+                    .encode_to_vec(),
+                },
+                "CloseCaseRequest" => CmdResult {
+                    result_type: returns::CloseCaseResponse::full_name(),
+                    payload: returns::CloseCaseResponse::default().encode_to_vec(),
+                },
+                other => panic!("unexpected command {other}"),
+            },
+            |name, value| match name {
+                "case_id" => keyed("returns.case.approved", "case_id", value),
+                "work_order_id" => keyed("complaints.work_order.rejected", "work_order_id", value),
+                other => panic!("unexpected wait on {other}"),
+            },
+        )
     }
 
     #[test]
