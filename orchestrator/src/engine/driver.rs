@@ -68,35 +68,21 @@ impl Driver {
         let (mut inst, effects) = self
             .machine()
             .start(flow, id, business_key, data, Utc::now());
-        // Insert the bare row first: a second saga on the same key is refused before any
-        // effect is written.
-        if !storage::insert(tx.conn(), &inst, &step_name(flow, &inst)).await? {
-            return Ok(None);
-        }
         // The saga's root span, a child of the trigger's trace: every later transition joins it.
         let span = spans::transition(&inst, &step_name(flow, &inst), "start", &Default::default());
+        let root = span.in_scope(trace::current);
+        // Insert the bare row first (with its root trace context): a second saga on the same key
+        // is refused before any effect is written.
+        if !storage::insert(tx.conn(), &inst, &step_name(flow, &inst), &root).await? {
+            return Ok(None);
+        }
         async {
-            storage::set_trace_context(tx.conn(), id, &trace::current()).await?;
             self.persist(tx, flow, &inst, effects).await?;
             self.check_buffer(tx, flow, &mut inst).await
         }
         .instrument(span)
         .await?;
         Ok(Some(id))
-    }
-
-    /// Runs `work` in the span of one transition of `inst`, in the saga's trace.
-    async fn in_saga_trace<R>(
-        &self,
-        tx: &Tx,
-        flow: &Flow,
-        inst: &Instance,
-        what: &str,
-        work: impl std::future::Future<Output = AppResult<R>>,
-    ) -> AppResult<R> {
-        let root = storage::trace_context(tx.conn(), inst.id).await?;
-        let span = spans::transition(inst, &step_name(flow, inst), what, &root);
-        work.instrument(span).await
     }
 
     /// Applies one input to a saga. `Ok(None)` when the saga does not exist.
@@ -106,13 +92,17 @@ impl Driver {
         saga: Uuid,
         input: Input<'_>,
     ) -> AppResult<Option<Result<Instance, Refused>>> {
-        let Some(mut inst) = storage::lock(tx.conn(), saga).await? else {
+        let Some((mut inst, root)) = storage::lock(tx.conn(), saga).await? else {
             return Ok(None);
         };
         let flow = self.flow_of(&inst)?;
-        let what = spans::input_label(&input);
-        let before = inst.clone();
-        self.in_saga_trace(tx, flow, &before, &what, async {
+        let span = spans::transition(
+            &inst,
+            &step_name(flow, &inst),
+            &spans::input_label(&input),
+            &root,
+        );
+        async {
             let effects = match self.machine().apply(flow, &mut inst, input, Utc::now()) {
                 Ok(e) => e,
                 Err(refused) => return Ok(Some(Err(refused))),
@@ -120,25 +110,26 @@ impl Driver {
             self.persist(tx, flow, &inst, effects).await?;
             self.check_buffer(tx, flow, &mut inst).await?;
             Ok(Some(Ok(inst)))
-        })
+        }
+        .instrument(span)
         .await
     }
 
     /// Lets a saga waiting on `inst` take the events buffered for it, in the saga's trace.
-    pub async fn deliver_buffered(&self, tx: &Tx, mut inst: Instance) -> AppResult<()> {
+    pub async fn deliver_buffered(
+        &self,
+        tx: &Tx,
+        mut inst: Instance,
+        root: &trace::Headers,
+    ) -> AppResult<()> {
         let flow = self.flow_of(&inst)?;
         for a in &mut inst.activities {
             a.buffer_checked = false;
         }
-        let before = inst.clone();
-        self.in_saga_trace(
-            tx,
-            flow,
-            &before,
-            "event",
-            self.check_buffer(tx, flow, &mut inst),
-        )
-        .await
+        let span = spans::transition(&inst, &step_name(flow, &inst), "event", root);
+        self.check_buffer(tx, flow, &mut inst)
+            .instrument(span)
+            .await
     }
 
     /// Feeds buffered events to waits that have not looked at the buffer yet (an event that

@@ -205,13 +205,13 @@ async fn on_event(driver: &Driver, tx: &Tx, env: Envelope) -> AppResult<()> {
 
 /// Lets a waiting saga take its buffered events.
 async fn deliver_buffered(driver: &Driver, tx: &Tx, saga: Uuid) -> AppResult<()> {
-    let Some(inst) = storage::lock(tx.conn(), saga).await? else {
+    let Some((inst, root)) = storage::lock(tx.conn(), saga).await? else {
         return Ok(());
     };
     if driver.registry.get(&inst.flow, inst.version).is_none() {
         return Ok(());
     }
-    driver.deliver_buffered(tx, inst).await
+    driver.deliver_buffered(tx, inst, &root).await
 }
 
 /// Fires due timers, one transaction per timer, claiming them with `SKIP LOCKED` so that many

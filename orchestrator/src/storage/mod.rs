@@ -38,14 +38,16 @@ pub async fn insert<C: ConnectionTrait>(
     conn: &C,
     inst: &Instance,
     step_name: &str,
+    trace: &aftersales_platform::trace::Headers,
 ) -> AppResult<bool> {
     let state = serde_json::to_value(inst).map_err(|e| AppError::Internal(e.into()))?;
+    let trace = serde_json::to_value(trace).map_err(|e| AppError::Internal(e.into()))?;
     let (step, attempt) = current_step(inst, step_name);
     let res = conn
         .execute_raw(stmt(
             "INSERT INTO sagas (id, flow, flow_version, business_key, status, current_step, attempt, \
-             past_pivot, last_error, state, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11 \
+             past_pivot, last_error, state, created_at, updated_at, trace_context) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12 \
              WHERE NOT EXISTS (SELECT 1 FROM sagas WHERE flow = $2 AND business_key = $4) \
              ON CONFLICT (business_key) WHERE status NOT IN ('COMPLETED', 'COMPENSATED') DO NOTHING",
             vec![
@@ -60,6 +62,7 @@ pub async fn insert<C: ConnectionTrait>(
                 inst.last_error.clone().into(),
                 state.into(),
                 inst.created_at.into(),
+                trace.into(),
             ],
         ))
         .await?;
@@ -67,47 +70,25 @@ pub async fn insert<C: ConnectionTrait>(
 }
 
 /// Loads a saga and locks its row for the rest of the transaction.
-pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> AppResult<Option<Instance>> {
+pub async fn lock<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> AppResult<Option<(Instance, aftersales_platform::trace::Headers)>> {
     let row = conn
         .query_one_raw(stmt(
-            "SELECT state FROM sagas WHERE id = $1 FOR UPDATE",
+            "SELECT state, trace_context FROM sagas WHERE id = $1 FOR UPDATE",
             vec![id.into()],
         ))
         .await?;
-    row.map(|r| instance_of(&r)).transpose()
-}
-
-/// The saga's root trace context (W3C headers; empty for sagas started without one).
-pub async fn trace_context<C: ConnectionTrait>(
-    conn: &C,
-    id: Uuid,
-) -> AppResult<aftersales_platform::trace::Headers> {
-    let row = conn
-        .query_one_raw(stmt(
-            "SELECT trace_context FROM sagas WHERE id = $1",
-            vec![id.into()],
+    row.map(|r| {
+        let trace: serde_json::Value = r.try_get_by("trace_context")?;
+        // The saga's root trace context (empty for sagas started without one).
+        Ok((
+            instance_of(&r)?,
+            serde_json::from_value(trace).unwrap_or_default(),
         ))
-        .await?;
-    let Some(row) = row else {
-        return Ok(Default::default());
-    };
-    let value: serde_json::Value = row.try_get_by("trace_context")?;
-    Ok(serde_json::from_value(value).unwrap_or_default())
-}
-
-/// Stores the saga's root trace context, once, when it starts.
-pub async fn set_trace_context<C: ConnectionTrait>(
-    conn: &C,
-    id: Uuid,
-    headers: &aftersales_platform::trace::Headers,
-) -> AppResult<()> {
-    let value = serde_json::to_value(headers).map_err(|e| AppError::Internal(e.into()))?;
-    conn.execute_raw(stmt(
-        "UPDATE sagas SET trace_context = $2 WHERE id = $1",
-        vec![id.into(), value.into()],
-    ))
-    .await?;
-    Ok(())
+    })
+    .transpose()
 }
 
 fn instance_of(row: &QueryResult) -> AppResult<Instance> {
