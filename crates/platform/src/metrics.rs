@@ -280,7 +280,8 @@ fn record_rpc(path: &str, code: tonic::Code, seconds: f64) {
         .get_or_create(&RpcLabels {
             rpc_service: service.to_owned(),
             rpc_method: method.to_owned(),
-            grpc_code: code_name(code).to_owned(),
+            // `OK`, `INVALID_ARGUMENT`, ... as the gRPC specification spells them.
+            grpc_code: crate::commands::code_name(code).to_ascii_uppercase(),
         })
         .inc();
     core.rpc_duration
@@ -289,30 +290,6 @@ fn record_rpc(path: &str, code: tonic::Code, seconds: f64) {
             rpc_method: method.to_owned(),
         })
         .observe(seconds);
-}
-
-/// `OK`, `INVALID_ARGUMENT`, ... as in the gRPC specification.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code as C;
-    match code {
-        C::Ok => "OK",
-        C::Cancelled => "CANCELLED",
-        C::Unknown => "UNKNOWN",
-        C::InvalidArgument => "INVALID_ARGUMENT",
-        C::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        C::NotFound => "NOT_FOUND",
-        C::AlreadyExists => "ALREADY_EXISTS",
-        C::PermissionDenied => "PERMISSION_DENIED",
-        C::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        C::FailedPrecondition => "FAILED_PRECONDITION",
-        C::Aborted => "ABORTED",
-        C::OutOfRange => "OUT_OF_RANGE",
-        C::Unimplemented => "UNIMPLEMENTED",
-        C::Internal => "INTERNAL",
-        C::Unavailable => "UNAVAILABLE",
-        C::DataLoss => "DATA_LOSS",
-        C::Unauthenticated => "UNAUTHENTICATED",
-    }
 }
 
 #[cfg(test)]
